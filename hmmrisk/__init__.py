@@ -1,0 +1,21 @@
+"""hmmrisk: the risk of head tuning on a frozen encoder of a Hidden Markov Model.
+
+The executable companion of the book *How model size changes the risk of head
+tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
+
+* :mod:`hmmrisk.hmm`: the linear-Gaussian HMM and its frozen encoder;
+* :mod:`hmmrisk.population`: Lemma 2, the population head ``B*`` and ``Sigma_r``;
+* :mod:`hmmrisk.head`: the least-squares (minimum-norm or ridge) head;
+* :mod:`hmmrisk.risk`: Lemma 1 and Monte Carlo risk over training sets.
+"""
+
+from .head import fit_head
+from .hmm import HeadTuningModel, encoder_weights, haar_orthogonal, make_model
+from .population import Population, population
+from .risk import RiskEstimate, conditional_risk, simulate_risk
+
+__all__ = [
+    "HeadTuningModel", "Population", "RiskEstimate", "conditional_risk",
+    "encoder_weights", "fit_head", "haar_orthogonal", "make_model",
+    "population", "simulate_risk",
+]

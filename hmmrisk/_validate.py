@@ -1,0 +1,83 @@
+"""Input checks shared by every public function of :mod:`hmmrisk`.
+
+Each helper returns the cleaned value or raises a ``ValueError`` whose message
+names the parameter and the offending value, so that bad input fails at the
+call site and never later as a cryptic linear-algebra error.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+
+def integer(name: str, value, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int`` after checking ``value >= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def real(name: str, value, *, low: float | None = None, high: float | None = None,
+         low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``value`` as a finite ``float`` inside the stated interval."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    lo_bad = low is not None and (value < low or (low_open and value == low))
+    hi_bad = high is not None and (value > high or (high_open and value == high))
+    if lo_bad or hi_bad:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}, got {value!r}")
+    return value
+
+
+def noise(value) -> float:
+    """The HMM noise variance sigma^2 must lie in [0, 1] (A A^T = (1 - sigma^2) I)."""
+    return real("noise", value, low=0.0, high=1.0)
+
+
+def snr(value) -> float:
+    """The signal strength rho must be finite and > 0."""
+    return real("snr", value, low=0.0, low_open=True)
+
+
+def choice(name: str, value, options) -> str:
+    """Check that ``value`` is one of ``options``."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return value
+
+
+def finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
+    """Return ``value`` as a float array after checking its shape and finiteness."""
+    arr = np.asarray(value, dtype=float)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-d array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must contain only finite values, got {arr.ravel()[~np.isfinite(arr.ravel())][:3]} among them")
+    return arr
+
+
+def rng(seed) -> np.random.Generator:
+    """Turn ``seed`` (None, int or Generator) into an explicit Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))

@@ -1,0 +1,69 @@
+"""The least-squares head ({ref}`ch-lemma1`).
+
+Head tuning fits ``B`` in ``y ~ B^T x`` on ``n`` pairs ``(X, Y)``:
+
+* minimum-norm least squares, ``B_hat = (X^T X)^+ X^T Y`` (the unique
+  least-squares solution for ``p <= n``, the interpolator of least Frobenius
+  norm for ``p > n``);
+* ridge, ``B_hat_lam = (X^T X / n + lam I)^{-1} X^T Y / n`` for ``lam > 0``.
+
+Both come from one thin SVD ``X = U S V^T``:
+``B_hat = V diag(f(s)) U^T Y`` with ``f(s) = 1/s`` (on the numerical range of
+``X``) or ``f(s) = s / (s^2 + n lam)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate as check
+
+
+def spectral_filter(s: np.ndarray, n: int, ridge: float) -> np.ndarray:
+    """``f(s)`` of the module docstring: ``1/s`` on the range, ``s/(s^2 + n lam)``.
+
+    Singular values below ``max(n, p) * eps * s_max`` count as zero (the
+    ``numpy.linalg.pinv`` rule), so the minimum-norm head ignores them.
+    """
+    if ridge > 0:
+        return s / (s**2 + n * ridge)
+    tol = s.max(axis=-1, keepdims=True) * max(s.shape[-1], n) * np.finfo(float).eps
+    safe = np.where(s > tol, s, 1.0)
+    return np.where(s > tol, 1.0 / safe, 0.0)
+
+
+def _check_data(X, Y=None):
+    X = check.finite_array("X", X)
+    if X.ndim < 2:
+        raise ValueError(f"X must have shape (..., n, p), got {X.shape}")
+    if X.shape[-2] < 2:
+        raise ValueError(f"n (rows of X) must be >= 2, got {X.shape[-2]}")
+    if Y is None:
+        return X
+    Y = check.finite_array("Y", Y)
+    if Y.shape[:-1] != X.shape[:-1]:
+        raise ValueError(f"Y must have shape {X.shape[:-1]} + (d,), got {Y.shape}")
+    return X, Y
+
+
+def fit_head(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+    """Fit the head ``B_hat`` ({prf:ref}`lem-bias-variance`).
+
+    Parameters
+    ----------
+    X : (..., n, p) array
+        Features; leading axes index independent training sets.
+    Y : (..., n, d) array
+        Targets.
+    ridge : float
+        ``lam >= 0``; 0 gives the minimum-norm least-squares head.
+
+    Returns
+    -------
+    (..., p, d) array
+    """
+    X, Y = _check_data(X, Y)
+    ridge = check.real("ridge", ridge, low=0.0)
+    U, s, Vt = np.linalg.svd(X, full_matrices=False)
+    f = spectral_filter(s, X.shape[-2], ridge)
+    return np.swapaxes(Vt, -1, -2) @ (f[..., :, None] * (np.swapaxes(U, -1, -2) @ Y))

@@ -1,0 +1,133 @@
+"""Population quantities of Lemma 2 ({prf:ref}`lem-well-specified`).
+
+``(x, y)`` is jointly Gaussian, so ``y = B*^T x + r`` with ``r`` independent
+of ``x``:
+
+    Sigma_x = W W^T + I_p
+    B*      = Sigma_x^{-1} W A^T = W (I_d + W^T W)^{-1} A^T
+    Sigma_r = A (I_d + W^T W)^{-1} A^T + sigma^2 I_d.
+
+Everything is computed from the thin SVD ``W = U S V^T`` (``r = min(p, d)``
+singular values) in ``O(p d^2)`` work and ``O(p d)`` memory: ``Sigma_x`` has
+eigenvalues ``1 + s_i^2`` on the columns of ``U`` and ``1`` (multiplicity
+``p - r``) on their complement, and ``B*`` lives in the span of ``U``.  No
+``p x p`` matrix is formed unless :meth:`Population.sigma_x_dense` is asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .hmm import HeadTuningModel
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """Lemma 2 for one :class:`~hmmrisk.hmm.HeadTuningModel`.
+
+    Attributes
+    ----------
+    W : (p, d) array
+        Encoder weights, so that ``Sigma_x M = M + W (W^T M)``.
+    eigvals : (r,) array
+        The eigenvalues ``1 + s_i^2`` of ``Sigma_x`` that exceed 1 (or equal it
+        when ``s_i = 0``), in decreasing order; the other ``p - r`` are 1.
+    eigvecs : (p, r) array
+        The matching orthonormal eigenvectors ``v_i``.
+    signal : (r,) array
+        ``||B*^T v_i||^2``; ``B*`` has no component on the unit eigenspace.
+    B_star : (p, d) array
+        The population head ``B*``.
+    Sigma_r : (d, d) array
+        Covariance of the irreducible next-token error ``r``.
+    """
+
+    W: np.ndarray
+    eigvals: np.ndarray
+    eigvecs: np.ndarray
+    signal: np.ndarray
+    B_star: np.ndarray
+    Sigma_r: np.ndarray
+
+    @property
+    def p(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def n_unit(self) -> int:
+        """Multiplicity of the eigenvalue 1 carried by the encoder noise alone."""
+        return self.p - self.eigvals.size
+
+    @property
+    def tr_Sigma_r(self) -> float:
+        """``tr Sigma_r``: the irreducible next-token risk (it falls as p grows)."""
+        return float(np.trace(self.Sigma_r))
+
+    @property
+    def norm_B_star_sq(self) -> float:
+        """``||B*||_F^2``."""
+        return float(self.signal.sum())
+
+    def spectrum(self):
+        """All ``p`` eigenvalues of ``Sigma_x`` and the matching ``||B*^T v_i||^2``.
+
+        Returns ``(s, b)``, each of length ``p``; the unit block is appended
+        explicitly (``O(p)`` memory), for code that wants the plain list.
+        """
+        s = np.concatenate([self.eigvals, np.ones(self.n_unit)])
+        b = np.concatenate([self.signal, np.zeros(self.n_unit)])
+        return s, b
+
+    def sigma_x_matmul(self, M: np.ndarray) -> np.ndarray:
+        """``Sigma_x @ M`` in ``O(p d k)`` for ``M`` of shape ``(..., p, k)``."""
+        return M + self.W @ (self.W.T @ M)
+
+    def sigma_x_dense(self) -> np.ndarray:
+        """The dense ``p x p`` matrix ``Sigma_x = W W^T + I_p`` (small p only)."""
+        return self.W @ self.W.T + np.eye(self.p)
+
+    def excess_risk(self, B_hat: np.ndarray) -> np.ndarray:
+        """Excess risk of a head: ``tr((B_hat - B*)^T Sigma_x (B_hat - B*))``.
+
+        ``B_hat`` has shape ``(p, d)`` or ``(reps, p, d)``; this is
+        ``E ||B_hat^T x_0 - B*^T x_0||^2`` for a fresh ``x_0`` independent of
+        the data that produced ``B_hat`` ({prf:ref}`lem-bias-variance`).
+        """
+        B_hat = np.asarray(B_hat, dtype=float)
+        if B_hat.shape[-2:] != (self.p, self.d):
+            raise ValueError(f"B_hat must have shape (..., {self.p}, {self.d}), got {B_hat.shape}")
+        delta = B_hat - self.B_star
+        return (np.sum(delta * delta, axis=(-2, -1))
+                + np.sum((self.W.T @ delta) ** 2, axis=(-2, -1)))
+
+
+def population(model: HeadTuningModel) -> Population:
+    """Lemma 2 ({prf:ref}`lem-well-specified`) for ``model``, in ``O(p d^2)``.
+
+    With ``W = U S V^T`` (thin SVD):
+
+    * ``Sigma_x`` has eigenpairs ``(1 + s_i^2, u_i)`` and ``(1, u_perp)``;
+    * ``B* = U diag(s / (1 + s^2)) V^T A^T``, so
+      ``||B*^T u_i||^2 = s_i^2 / (1 + s_i^2)^2 ||A v_i||^2``;
+    * ``(I + W^T W)^{-1} = V diag(1 / (1 + s^2)) V^T + (I - V V^T)``,
+      ``Sigma_r = A (I + W^T W)^{-1} A^T + sigma^2 I``.
+    """
+    if not isinstance(model, HeadTuningModel):
+        raise ValueError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
+    W, A = model.W, model.A
+    U, s, Vt = np.linalg.svd(W, full_matrices=False)       # U: p x r, Vt: r x d
+    shrink = s / (1.0 + s**2)
+    AV = A @ Vt.T                                           # d x r, columns A v_i
+    B_star = (U * shrink) @ AV.T                            # p x d
+    signal = shrink**2 * np.sum(AV**2, axis=0)
+    # (I + W^T W)^{-1} = I - V diag(s^2/(1+s^2)) V^T
+    inv_IWW = np.eye(model.d) - (Vt.T * (s**2 / (1.0 + s**2))) @ Vt
+    Sigma_r = A @ inv_IWW @ A.T + model.noise * np.eye(model.d)
+    return Population(W=W, eigvals=1.0 + s**2, eigvecs=U, signal=signal,
+                      B_star=B_star, Sigma_r=Sigma_r)

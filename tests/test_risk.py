@@ -1,0 +1,125 @@
+"""Lemma 1 and the Monte Carlo risk, each against an independent route."""
+
+import numpy as np
+import pytest
+
+import hmmrisk as hr
+from hmmrisk.risk import _wishart
+
+from conftest import mc_mean
+
+
+def lemma1_dense(pop, X):
+    """Lemma 1 exactly as written: pseudo-inverse, projector, dense Sigma_x."""
+    n, p = X.shape
+    sigma_hat = X.T @ X / n
+    sigma_hat_pinv = np.linalg.pinv(sigma_hat)
+    proj = np.eye(p) - sigma_hat_pinv @ sigma_hat
+    sigma_x = pop.sigma_x_dense()
+    bias = np.trace(pop.B_star.T @ proj @ sigma_x @ proj @ pop.B_star)
+    variance = pop.tr_Sigma_r / n * np.trace(sigma_hat_pinv @ sigma_x)
+    return bias, variance
+
+
+@pytest.mark.parametrize("n, p, embedding", [(25, 10, "orthogonal"), (12, 30, "orthogonal"),
+                                             (12, 30, "gaussian"), (10, 4, "gaussian")])
+def test_conditional_risk_matches_lemma_as_written(n, p, embedding):
+    m = hr.make_model(p, 6, 0.4, snr=1.1, embedding=embedding, rng=p)
+    pop = hr.population(m)
+    X, _ = m.sample(n, rng=n, reps=3)
+    bias, variance = hr.conditional_risk(pop, X)
+    for k in range(3):
+        b, v = lemma1_dense(pop, X[k])
+        assert np.isclose(bias[k], b, rtol=1e-9, atol=1e-12)
+        assert np.isclose(variance[k], v, rtol=1e-9)
+
+
+@pytest.mark.parametrize("p, ridge", [(8, 0.0), (40, 0.0), (40, 0.5), (8, 2.0)])
+def test_lemma1_against_noise_monte_carlo(p, ridge):
+    """Fix X; draw the noise many times; refit; average the realised excess risk."""
+    n, d, draws = 20, 5, 6000
+    m = hr.make_model(p, d, 0.5, rng=p + 1)
+    pop = hr.population(m)
+    rng = np.random.default_rng(p + 2)
+    X, _ = m.sample(n, rng)
+    R = rng.standard_normal((draws, n, d)) @ np.linalg.cholesky(pop.Sigma_r).T
+    Y = X @ pop.B_star + R
+    if ridge == 0:
+        B_hat = np.linalg.pinv(X) @ Y                        # independent of fit_head
+    else:
+        B_hat = np.linalg.solve(X.T @ X / n + ridge * np.eye(p), X.T @ Y / n)
+    mean, se = mc_mean(pop.excess_risk(B_hat))
+    bias, variance = hr.conditional_risk(pop, X, ridge=ridge)
+    assert abs(mean - (bias + variance)) < 4 * se
+    # without noise the realised risk is the bias alone, exactly
+    B_clean = np.linalg.pinv(X) @ X @ pop.B_star if ridge == 0 else \
+        np.linalg.solve(X.T @ X / n + ridge * np.eye(p), X.T @ X @ pop.B_star / n)
+    assert np.isclose(pop.excess_risk(B_clean), bias, rtol=1e-8, atol=1e-12)
+
+
+def test_wishart_sampler_moments():
+    """Bartlett draws against E K = dof I, Var K_ij = dof, Var K_ii = 2 dof."""
+    rng = np.random.default_rng(0)
+    for dim, dof in [(5, 12), (6, 3)]:
+        K = _wishart(rng, dim, dof, 100_000)
+        mean, se = mc_mean(K)
+        assert np.all(np.abs(mean - dof * np.eye(dim)) < 5 * se)
+        var = K.var(axis=0)
+        expected = dof * (np.ones((dim, dim)) + np.eye(dim))
+        assert np.allclose(var, expected, rtol=0.05)
+
+
+@pytest.mark.parametrize("p, embedding", [(10, "orthogonal"), (29, "gaussian"), (60, "orthogonal"),
+                                          (45, "gaussian"), (200, "orthogonal"), (4, "orthogonal")])
+def test_conditional_route_agrees_with_fitting_the_head(p, embedding):
+    """The fast eigenbasis sampler and the plain fit-and-evaluate route agree."""
+    n, d = 30, 8
+    m = hr.make_model(p, d, 0.3, snr=0.9, embedding=embedding, rng=p)
+    fast = hr.simulate_risk(m, n, reps=3000, seed=1)
+    plain = hr.simulate_risk(m, n, reps=3000, seed=2, method="fit")
+    z = (fast.risk - plain.risk) / np.hypot(fast.stderr, plain.stderr)
+    assert abs(z) < 4, (fast.risk, plain.risk, z)
+    for part in ("biases", "variances"):
+        a, b = getattr(fast, part), getattr(plain, part)
+        se = np.hypot(*(x.std(ddof=1) / np.sqrt(x.size) for x in (a, b)))
+        assert abs(a.mean() - b.mean()) <= 4 * se + 1e-12
+
+
+@pytest.mark.parametrize("n, p", [(40, 10), (60, 50)])
+def test_underparameterised_mean_is_inverse_wishart(n, p):
+    """p < n - 1: E R_X = tr Sigma_r * p / (n - p - 1) (inverse-Wishart mean)."""
+    m = hr.make_model(p, 7, 0.5, rng=3)
+    est = hr.simulate_risk(m, n, reps=4000, seed=4)
+    exact = est.irreducible * p / (n - p - 1)
+    assert est.bias == 0.0
+    assert abs(est.risk - exact) < 4 * est.stderr
+
+
+def test_ridge_simulation_routes_agree():
+    m = hr.make_model(50, 6, 0.5, rng=5)
+    a = hr.simulate_risk(m, 30, reps=2000, seed=6, ridge=0.4)
+    b = hr.simulate_risk(m, 30, reps=2000, seed=7, ridge=0.4, method="fit")
+    assert abs(a.risk - b.risk) < 4 * np.hypot(a.stderr, b.stderr)
+
+
+def test_isotropic_overparameterised_variance():
+    """Sigma_x -> I (rho -> 0): E V_X = tr Sigma_r n/(p - n - 1), the exact finite-n mean."""
+    n, p = 20, 50
+    m = hr.make_model(p, 5, 0.5, snr=1e-9, rng=0)
+    est = hr.simulate_risk(m, n, reps=4000, seed=1)
+    pop = hr.population(m)
+    v_exact = pop.tr_Sigma_r * n / (p - n - 1)
+    se_v = est.variances.std(ddof=1) / np.sqrt(est.reps)
+    assert abs(est.variance - v_exact) < 4 * se_v
+
+
+def test_estimate_fields_and_determinism():
+    m = hr.make_model(70, 10, 0.5, rng=1)
+    a = hr.simulate_risk(m, 40, reps=50, seed=9)
+    b = hr.simulate_risk(m, 40, reps=50, seed=9)
+    c = hr.simulate_risk(m, 40, reps=50, seed=10)
+    assert np.array_equal(a.risks, b.risks) and not np.array_equal(a.risks, c.risks)
+    assert a.reps == 50
+    assert np.isclose(a.risk, a.bias + a.variance)
+    assert np.isclose(a.total, a.risk + a.irreducible)
+    assert a.stderr > 0
