@@ -30,6 +30,7 @@ from .hmm import HeadTuningModel
 from .population import Population, population
 
 METHODS = ("conditional", "fit")
+_BLOCK = 2**18      # floats per (n, block, r) array: training sets are drawn in cache-sized blocks
 
 
 def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
@@ -108,22 +109,101 @@ class RiskEstimate:
         return self.risk + self.irreducible
 
 
-def _wishart(rng, dim: int, dof: int, reps: int) -> np.ndarray:
-    """``reps`` draws of ``G^T G``, ``G`` a ``dof x dim`` standard Gaussian matrix.
+def _wishart_bidiagonal(rng, dim: int, dof: int, reps: int):
+    """Bidiagonal model of ``reps`` Wishart matrices ``K ~ W_dim(dof, I)``, ``dof >= dim``.
 
-    Bartlett's decomposition ``T T^T`` (``T`` lower triangular,
-    ``T_ii^2 ~ chi^2_{dof - i}``, ``T_ij ~ N(0, 1)`` below the diagonal) when
-    ``dof >= dim``: ``O(dim^2)`` draws instead of ``O(dim dof)``.
+    Returns ``(a, c)``, each ``(dim, reps)``: the lower-bidiagonal ``L`` with
+    diagonal ``a_i ~ chi_{dof - i}`` and sub-diagonal ``c_i ~ chi_{dim - i}``
+    (``c_0 = 0``), all independent.  ``L L^T`` has the eigenvalues of ``K``
+    (Dumitriu & Edelman 2002, J. Math. Phys. 43: Householder bidiagonalisation
+    of a Gaussian matrix), so ``Q L L^T Q^T`` with ``Q`` Haar has the law of
+    ``K``: ``O(dim)`` draws and ``O(dim)`` solves instead of ``O(dim^3)``.
     """
-    if dof < dim:
-        G = rng.standard_normal((reps, dof, dim))
-        return np.swapaxes(G, -1, -2) @ G
-    T = np.zeros((reps, dim, dim))
-    rows, cols = np.tril_indices(dim, k=-1)
-    T[:, rows, cols] = rng.standard_normal((reps, rows.size))
-    idx = np.arange(dim)
-    T[:, idx, idx] = np.sqrt(rng.chisquare(dof - idx, size=(reps, dim)))
-    return T @ np.swapaxes(T, -1, -2)
+    a = np.sqrt(rng.chisquare((dof - np.arange(dim))[:, None], size=(dim, reps)))
+    c = np.zeros((dim, reps))
+    c[1:] = np.sqrt(rng.chisquare(np.arange(dim - 1, 0, -1)[:, None], size=(dim - 1, reps)))
+    return a, c
+
+
+def _trace_inv_bidiagonal(a, c):
+    """``tr (L L^T)^{-1} = ||L^{-1}||_F^2``, row by row.
+
+    Row ``i`` of ``L^{-1}`` is ``(e_i - c_i row_{i-1}) / a_i``, whose squared
+    norm is ``t_i = (1 + c_i^2 t_{i-1}) / a_i^2``.
+    """
+    t = np.zeros(a.shape[1])
+    total = np.zeros(a.shape[1])
+    for a_i, c_i in zip(a, c):
+        t = (1.0 + c_i**2 * t) / a_i**2
+        total += t
+    return total
+
+
+def _solve_bidiagonal(a, c, B):
+    """``Y = L^{-1} B`` and ``Z = L^{-T} Y`` for ``B`` of shape ``(dim, reps, k)``.
+
+    Forward and back substitution, one row of all ``reps`` systems at a time.
+    """
+    a, c = a[..., None], c[..., None]
+    Y = np.empty_like(B)
+    np.divide(B[0], a[0], out=Y[0])
+    for i in range(1, len(B)):
+        np.multiply(c[i], Y[i - 1], out=Y[i])
+        np.subtract(B[i], Y[i], out=Y[i])
+        Y[i] /= a[i]
+    Z = np.empty_like(Y)
+    np.divide(Y[-1], a[-1], out=Z[-1])
+    for i in range(len(B) - 2, -1, -1):
+        np.multiply(c[i + 1], Z[i + 1], out=Z[i])
+        np.subtract(Y[i], Z[i], out=Z[i])
+        Z[i] /= a[i]
+    return Y, Z
+
+
+def _over_terms(lam, b, X1, a, c):
+    """``(B_X, V_X / tr Sigma_r)`` for ``G = X1 X1^T + L L^T`` (``p > n``), by Woodbury.
+
+    ``X1`` has shape ``(n, reps, r)``.  With ``D = L L^T``,
+    ``C = I_r + X1^T D^{-1} X1`` and ``P = X1^T D^{-2} X1``:
+    ``G^{-1} = D^{-1} - D^{-1} X1 C^{-1} X1^T D^{-1}`` and
+    ``G^{-1} X1 = D^{-1} X1 C^{-1}``, so with ``E = C^{-1} b`` the formulas
+    of :func:`_over_terms_dense` reduce to
+
+    * ``B_X = tr(E^T (Lam - I) E) + tr(b^T E)``;
+    * ``V_X / tr Sigma_r = tr D^{-1} - tr(C^{-1} P) + tr(C^{-1} P C^{-1} (Lam - I))``;
+
+    all ``r x r``: ``O(n r^2)`` work per training set instead of ``O(n^3)``.
+    """
+    Y, Z = _solve_bidiagonal(a, c, X1)                   # L^{-1} X1, D^{-1} X1
+    Y, Z = np.moveaxis(Y, 0, 1), np.moveaxis(Z, 0, 1)    # (reps, n, r)
+    C = np.swapaxes(Y, -1, -2) @ Y + np.eye(lam.size)
+    P = np.swapaxes(Z, -1, -2) @ Z
+    Cinv = np.linalg.inv(C)
+    CinvP = Cinv @ P
+    E = Cinv @ b
+    bias = np.sum(E**2 * (lam - 1.0)[:, None], axis=(-2, -1)) + np.sum(b * E, axis=(-2, -1))
+    variance = (_trace_inv_bidiagonal(a, c) - np.trace(CinvP, axis1=-2, axis2=-1)
+                + np.sum(CinvP * Cinv * (lam - 1.0)[:, None], axis=(-2, -1)))
+    return bias, variance
+
+
+def _over_terms_dense(lam, b, X1, K):
+    """``(B_X, V_X / tr Sigma_r)`` for ``G = X1 X1^T + K`` (``p > n``), by inverting ``G``.
+
+    With ``M = G^{-1} X1 b``:
+    ``V_X / tr Sigma_r = tr G^{-1} + ||G^{-1} X1 (Lam - I)^{1/2}||^2`` and
+    ``B_X = tr((b - X1^T M)^T Lam (b - X1^T M)) + tr(M^T G M) - ||X1^T M||^2``.
+    """
+    G = X1 @ np.swapaxes(X1, -1, -2) + K
+    Ginv = np.linalg.inv(G)
+    GX1 = Ginv @ X1
+    variance = np.trace(Ginv, axis1=-2, axis2=-1) + np.sum(GX1**2 * (lam - 1.0), axis=(-2, -1))
+    M = GX1 @ b
+    X1tM = np.swapaxes(X1, -1, -2) @ M
+    resid = b - X1tM
+    bias = (np.sum(resid**2 * lam[:, None], axis=(-2, -1))
+            + np.sum(M * (G @ M), axis=(-2, -1)) - np.sum(X1tM**2, axis=(-2, -1)))
+    return bias, variance
 
 
 def _conditional_draws(pop: Population, n: int, reps: int, rng):
@@ -132,36 +212,37 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     The risk is invariant under rotations of feature space, so write
     ``x = (x1, x2)`` with ``x1 ~ N(0, diag(lam))`` on the ``r`` top
     eigenvectors and ``x2 ~ N(0, I_{p-r})``; ``B*`` and ``W`` live on the
-    first block.  Then
+    first block (``b = V_1^T B*``).  Then
 
     * ``p <= n``: ``B_X = 0`` and ``V_X = tr(Sigma_r) tr((X^T X)^{-1} Sigma_x)``,
       whose law is that of ``tr(Sigma_r) tr(K^{-1})``, ``K ~ Wishart_p(n, I)``;
-    * ``p > n``: with ``G = X X^T = X1 X1^T + K``, ``K = X2 X2^T ~
-      Wishart_n(p - r, I)``, ``M = G^{-1} X1 b`` (``b = V_1^T B*``):
-      ``V_X = tr(Sigma_r) [tr G^{-1} + ||G^{-1} X1 (Lam - I)^{1/2}||^2]`` and
-      ``B_X = tr((b - X1^T M)^T Lam (b - X1^T M)) + tr(M^T G M) - ||X1^T M||^2``.
+    * ``p > n``: everything depends on ``X1`` and ``G = X X^T = X1 X1^T + K``,
+      ``K = X2 X2^T ~ Wishart_n(p - r, I)``.  ``X1`` is invariant in law under
+      rotations ``X1 -> O X1``, so ``K`` may be replaced by the bidiagonal
+      ``L L^T`` of :func:`_wishart_bidiagonal` when it is invertible
+      (``p - r >= n``; then :func:`_over_terms`), else drawn densely
+      (:func:`_over_terms_dense`).
     """
     p = pop.p
     if p <= n:
-        K = _wishart(rng, p, n, reps)
-        variance = pop.tr_Sigma_r * np.trace(np.linalg.inv(K), axis1=-2, axis2=-1)
-        return np.zeros(reps), variance
+        K = _wishart_bidiagonal(rng, p, n, reps)
+        return np.zeros(reps), pop.tr_Sigma_r * _trace_inv_bidiagonal(*K)
     lam = pop.eigvals
     b = pop.eigvecs.T @ pop.B_star                                   # r x d
-    X1 = rng.standard_normal((reps, n, lam.size)) * np.sqrt(lam)
-    G = X1 @ np.swapaxes(X1, -1, -2)
-    if pop.n_unit > 0:
-        G = G + _wishart(rng, n, pop.n_unit, reps)
-    Ginv = np.linalg.inv(G)
-    GX1 = Ginv @ X1                                                  # (reps, n, r)
-    variance = pop.tr_Sigma_r * (np.trace(Ginv, axis1=-2, axis2=-1)
-                                 + np.sum(GX1**2 * (lam - 1.0), axis=(-2, -1)))
-    M = GX1 @ b                                                      # (reps, n, d)
-    X1tM = np.swapaxes(X1, -1, -2) @ M                               # (reps, r, d)
-    resid = b - X1tM
-    bias = (np.sum(resid**2 * lam[:, None], axis=(-2, -1))
-            + np.sum(M * (G @ M), axis=(-2, -1)) - np.sum(X1tM**2, axis=(-2, -1)))
-    return bias, variance
+    bias, variance = np.empty(reps), np.empty(reps)
+    block = max(1, _BLOCK // (n * lam.size))
+    for start in range(0, reps, block):
+        k = slice(start, min(start + block, reps))
+        size = k.stop - k.start
+        if pop.n_unit >= n > lam.size:
+            X1 = rng.standard_normal((n, size, lam.size)) * np.sqrt(lam)
+            L = _wishart_bidiagonal(rng, n, pop.n_unit, size)
+            bias[k], variance[k] = _over_terms(lam, b, X1, *L)
+        else:
+            X1 = rng.standard_normal((size, n, lam.size)) * np.sqrt(lam)
+            X2 = rng.standard_normal((size, n, pop.n_unit))
+            bias[k], variance[k] = _over_terms_dense(lam, b, X1, X2 @ np.swapaxes(X2, -1, -2))
+    return bias, pop.tr_Sigma_r * variance
 
 
 def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, seed=None,

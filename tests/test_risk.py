@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
-from hmmrisk.risk import _wishart
+from hmmrisk.risk import (_over_terms, _over_terms_dense, _trace_inv_bidiagonal,
+                          _wishart_bidiagonal)
 
 from conftest import mc_mean
 
@@ -57,22 +58,58 @@ def test_lemma1_against_noise_monte_carlo(p, ridge):
     assert np.isclose(pop.excess_risk(B_clean), bias, rtol=1e-8, atol=1e-12)
 
 
-def test_wishart_sampler_moments():
-    """Bartlett draws against E K = dof I, Var K_ij = dof, Var K_ii = 2 dof."""
+def _dense_bidiagonal(a, c):
+    """The (reps, dim, dim) lower-bidiagonal matrices L of the (dim, reps) arrays a, c."""
+    dim, reps = a.shape
+    L = np.zeros((reps, dim, dim))
+    i = np.arange(dim)
+    L[:, i, i] = a.T
+    L[:, i[1:], i[:-1]] = c[1:].T
+    return L
+
+
+def test_bidiagonal_wishart_has_the_wishart_spectrum():
+    """L L^T against dense Wishart draws: the mean and variance of tr K and tr K^2 (exact
+    moments of W_dim(dof, I)), and the inverse-Wishart mean E tr K^{-1} = dim/(dof - dim - 1)."""
     rng = np.random.default_rng(0)
-    for dim, dof in [(5, 12), (6, 3)]:
-        K = _wishart(rng, dim, dof, 100_000)
-        mean, se = mc_mean(K)
-        assert np.all(np.abs(mean - dof * np.eye(dim)) < 5 * se)
-        var = K.var(axis=0)
-        expected = dof * (np.ones((dim, dim)) + np.eye(dim))
-        assert np.allclose(var, expected, rtol=0.05)
+    dim, dof, reps = 6, 11, 200_000
+    a, c = _wishart_bidiagonal(rng, dim, dof, reps)
+    L = _dense_bidiagonal(a, c)
+    K = L @ np.swapaxes(L, -1, -2)
+    tr1 = np.trace(K, axis1=-2, axis2=-1)
+    tr2 = np.sum(K * K, axis=(-2, -1))
+    for sample, exact in [(tr1, dim * dof), (tr2, dim * dof * (dim + dof + 1)),
+                          (tr1**2, dim * dof * (dim * dof + 2))]:
+        mean, se = mc_mean(sample)
+        assert abs(mean - exact) < 4 * se, (mean, exact, se)
+    tr_inv = _trace_inv_bidiagonal(a, c)
+    assert np.allclose(tr_inv[:100], np.trace(np.linalg.inv(K[:100]), axis1=-2, axis2=-1))
+    mean, se = mc_mean(tr_inv)
+    assert abs(mean - dim / (dof - dim - 1)) < 4 * se
+
+
+def test_woodbury_terms_match_the_dense_inverse():
+    """Same X1 and the same K = L L^T: the r x r Woodbury route equals inverting G = X1 X1^T + K."""
+    rng = np.random.default_rng(1)
+    n, r, d, reps = 12, 4, 3, 5
+    lam = np.array([4.0, 2.5, 1.5, 1.0])
+    b = rng.standard_normal((r, d))
+    X1 = rng.standard_normal((n, reps, r)) * np.sqrt(lam)
+    a, c = _wishart_bidiagonal(rng, n, 15, reps)
+    L = _dense_bidiagonal(a, c)
+    fast = _over_terms(lam, b, X1, a, c)
+    dense = _over_terms_dense(lam, b, np.moveaxis(X1, 0, 1), L @ np.swapaxes(L, -1, -2))
+    assert np.allclose(fast, dense, rtol=1e-9)
 
 
 @pytest.mark.parametrize("p, embedding", [(10, "orthogonal"), (29, "gaussian"), (60, "orthogonal"),
-                                          (45, "gaussian"), (200, "orthogonal"), (4, "orthogonal")])
+                                          (45, "gaussian"), (200, "orthogonal"), (4, "orthogonal"),
+                                          (35, "orthogonal")])
 def test_conditional_route_agrees_with_fitting_the_head(p, embedding):
-    """The fast eigenbasis sampler and the plain fit-and-evaluate route agree."""
+    """The fast eigenbasis sampler and the plain fit-and-evaluate route agree.
+
+    n = 30, r = 8: p <= 30 uses the inverse-Wishart trace, p = 35 the dense
+    inverse (p - r < n), p >= 45 the bidiagonal Woodbury route."""
     n, d = 30, 8
     m = hr.make_model(p, d, 0.3, snr=0.9, embedding=embedding, rng=p)
     fast = hr.simulate_risk(m, n, reps=3000, seed=1)
