@@ -6,7 +6,15 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 * :mod:`hmmrisk.hmm`: the linear-Gaussian HMM and its frozen encoder;
 * :mod:`hmmrisk.population`: Lemma 2, the population head ``B*`` and ``Sigma_r``;
 * :mod:`hmmrisk.head`: the least-squares (minimum-norm or ridge) head;
-* :mod:`hmmrisk.risk`: Lemma 1 and Monte Carlo risk over training sets.
+* :mod:`hmmrisk.risk`: Lemma 1 and Monte Carlo risk over training sets;
+* :mod:`hmmrisk.theory`: Theorem 1, Definitions 1-3 (the predicted risk);
+* :mod:`hmmrisk.curves`, :mod:`hmmrisk.plotting`: risk against model size,
+  theory and simulation, and the paper's Figures 1-2;
+* :mod:`hmmrisk.discrete_hmm`, :mod:`hmmrisk.transformer`,
+  :mod:`hmmrisk.figure3`: the Transformer experiment of Figure 3 (imports torch,
+  so not loaded here).
+
+The command line is ``python -m hmmrisk risk --help``.
 """
 
 from .head import fit_head

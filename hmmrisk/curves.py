@@ -1,0 +1,208 @@
+"""Risk against model size: theory curves and Monte Carlo points ({ref}`ch-double-descent`).
+
+:func:`risk_curve` sweeps the model size ``p`` at fixed ``(n, d, sigma^2,
+rho, embedding)``.  For every ``p`` it draws one HMM and encoder
+(:func:`hmmrisk.make_model`), evaluates the theory on that model's
+population (:func:`hmmrisk.theory.predicted_risk`: Theorem 1 exact for
+``p < n - 1``, Definition 2 for ``p > n``) and estimates the mean excess risk
+over ``reps`` training sets with :func:`hmmrisk.simulate_risk`.
+
+Seeds: the model and the training sets at model size ``p`` come from
+``np.random.SeedSequence([seed, p])``, so a point does not depend on the rest
+of the grid, and curves that share ``seed`` share their encoders (common
+random numbers across ``sigma^2`` and ``n``).
+
+Near the interpolation threshold the Monte Carlo mean is useless: for
+Gaussian inputs the mean risk is infinite for ``|p - n| <= 1`` and its
+estimator has infinite variance for ``|p - n| <= 3``
+({prf:ref}`prop-moments`).  Points with ``|p - n| <= band`` (default 3) are
+not simulated; their simulation fields are ``NaN`` and ``excluded`` is
+``True``.
+
+:data:`FIGURE1` and :data:`FIGURE2` fix the parameters of the two figures of
+the paper; :func:`figure1_curves` and :func:`figure2_curves` compute them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as check
+from .hmm import EMBEDDINGS, make_model
+from .population import population
+from .risk import simulate_risk
+from .theory import Predictions, predicted_curve
+
+__all__ = ["FIGURE1", "FIGURE2", "RiskCurve", "figure1_curves", "figure2_curves",
+           "risk_curve"]
+
+#: Figure 1 of the paper: n = 100, d = 50, p in [50, 150], several sigma^2.
+FIGURE1 = dict(n=100, d=50, noises=(0.2, 0.5, 0.8), snr=1.0,
+               ps=tuple(range(50, 151, 2)), reps=200, seed=2024)
+#: Figure 2 of the paper: sigma^2 = 0.5, d = 50, p in [50, 350], several n.
+FIGURE2 = dict(ns=(100, 150, 200), d=50, noise=0.5, snr=1.0,
+               ps=tuple(range(50, 351, 10)), reps=200, seed=2024)
+
+
+@dataclass(frozen=True, eq=False)
+class RiskCurve:
+    """Theory and simulation of the excess risk over a grid of model sizes.
+
+    Attributes
+    ----------
+    p : (m,) int array
+        Model sizes.
+    n, d, noise, snr, embedding, reps, seed, band
+        The sweep's parameters.
+    theory : :class:`~hmmrisk.theory.Predictions`
+        Bias, variance, irreducible (``tr Sigma_r``) and formula at each ``p``,
+        for the very model that was simulated.
+    sim_risk, sim_stderr, sim_bias, sim_variance : (m,) arrays
+        Monte Carlo mean excess risk, its standard error, and the means of
+        Lemma 1's ``B_X`` and ``V_X``; ``NaN`` where ``excluded``.
+    excluded : (m,) bool array
+        ``|p - n| <= band``: not simulated.
+    """
+
+    p: np.ndarray
+    n: int
+    d: int
+    noise: float
+    snr: float
+    embedding: str
+    reps: int
+    seed: int
+    band: int
+    theory: Predictions
+    sim_risk: np.ndarray
+    sim_stderr: np.ndarray
+    sim_bias: np.ndarray
+    sim_variance: np.ndarray
+    excluded: np.ndarray
+
+    @property
+    def irreducible(self) -> np.ndarray:
+        """``tr Sigma_r`` at each ``p`` (exact, from the population)."""
+        return self.theory.irreducible
+
+    @property
+    def sim_total(self) -> np.ndarray:
+        """Monte Carlo total next-token risk, ``sim_risk + tr Sigma_r`` (same standard error)."""
+        return self.sim_risk + self.irreducible
+
+    @property
+    def relative_deviation(self) -> np.ndarray:
+        """``sim_risk / theory.risk - 1``; ``NaN`` where excluded."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sim_risk / self.theory.risk - 1.0
+
+    @property
+    def z(self) -> np.ndarray:
+        """``(sim_risk - theory.risk) / sim_stderr``; ``NaN`` where excluded."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (self.sim_risk - self.theory.risk) / self.sim_stderr
+
+    def max_relative_deviation(self, outside: int = 10, total: bool = False) -> float:
+        """Largest ``|sim / theory - 1|`` over simulated points with ``|p - n| >= outside``.
+
+        ``total=True`` compares total risks (excess + ``tr Sigma_r``) instead.
+        Returns ``NaN`` if no point qualifies.
+        """
+        outside = check.integer("outside", outside, minimum=0)
+        if total:
+            with np.errstate(invalid="ignore"):
+                dev = self.sim_total / self.theory.total - 1.0
+        else:
+            dev = self.relative_deviation
+        keep = (np.abs(self.p - self.n) >= outside) & ~self.excluded
+        return float(np.max(np.abs(dev[keep]))) if np.any(keep) else float("nan")
+
+
+def _grid(ps) -> np.ndarray:
+    arr = np.asarray(ps)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"ps must be a non-empty 1-d sequence of model sizes, got {ps!r}")
+    out = np.array([check.integer("p", v) for v in arr.tolist()], dtype=np.int64)
+    if np.unique(out).size != out.size:
+        raise ValueError(f"ps must not repeat a model size, got {ps!r}")
+    return out
+
+
+def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
+               embedding: str = "orthogonal", reps: int = 200, seed: int = 0,
+               band: int = 3, method: str = "conditional") -> RiskCurve:
+    """Theory and Monte Carlo excess risk of the head over a grid of ``p``.
+
+    Parameters
+    ----------
+    n, d : int
+        Training pairs (``n >= 2``) and latent dimension (``d >= 1``).
+    noise, snr : float
+        ``sigma^2`` in ``[0, 1]`` and ``rho > 0``.
+    ps : sequence of int
+        Model sizes ``p >= 1``, no repeats.
+    embedding : {"orthogonal", "gaussian"}
+        Encoder of :func:`hmmrisk.make_model`.
+    reps : int
+        Training sets per simulated point (``>= 2``; the figures use 200).
+    seed : int
+        Base seed ``>= 0``; point ``p`` uses ``SeedSequence([seed, p])``.
+    band : int
+        Points with ``|p - n| <= band`` are excluded (``>= 1``; the mean
+        risk is infinite for ``|p - n| <= 1``).
+    method : str
+        Passed to :func:`hmmrisk.simulate_risk`.
+
+    Returns
+    -------
+    RiskCurve
+    """
+    n = check.integer("n", n, minimum=2)
+    d = check.integer("d", d)
+    noise, snr = check.noise(noise), check.snr(snr)
+    check.choice("embedding", embedding, EMBEDDINGS)
+    reps = check.integer("reps", reps, minimum=2)
+    seed = check.integer("seed", seed, minimum=0)
+    band = check.integer("band", band, minimum=1)
+    p = _grid(ps)
+    m = p.size
+    sim = np.full((4, m), np.nan)
+    excluded = np.abs(p - n) <= band
+    pops = []
+    for i, pi in enumerate(p):
+        model_ss, sim_ss = np.random.SeedSequence([seed, int(pi)]).spawn(2)
+        model = make_model(int(pi), d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
+        pops.append(population(model))
+        if excluded[i]:
+            continue
+        est = simulate_risk(model, n, reps=reps, seed=np.random.default_rng(sim_ss), method=method)
+        sim[:, i] = est.risk, est.stderr, est.bias, est.variance
+    theory = predicted_curve(pops, n)
+    return RiskCurve(p=p, n=n, d=d, noise=noise, snr=snr, embedding=embedding, reps=reps,
+                     seed=seed, band=band, theory=theory, sim_risk=sim[0], sim_stderr=sim[1],
+                     sim_bias=sim[2], sim_variance=sim[3], excluded=excluded)
+
+
+def figure1_curves(reps: int | None = None, ps=None, seed: int | None = None) -> dict:
+    """Figure 1: ``{sigma^2: RiskCurve}`` with :data:`FIGURE1`'s parameters.
+
+    ``reps``, ``ps`` and ``seed`` override the defaults (e.g. for a quick run).
+    """
+    cfg = FIGURE1
+    ps = cfg["ps"] if ps is None else ps
+    reps = cfg["reps"] if reps is None else reps
+    seed = cfg["seed"] if seed is None else seed
+    return {noise: risk_curve(cfg["n"], cfg["d"], noise, ps, snr=cfg["snr"], reps=reps, seed=seed)
+            for noise in cfg["noises"]}
+
+
+def figure2_curves(reps: int | None = None, ps=None, seed: int | None = None) -> dict:
+    """Figure 2: ``{n: RiskCurve}`` with :data:`FIGURE2`'s parameters."""
+    cfg = FIGURE2
+    ps = cfg["ps"] if ps is None else ps
+    reps = cfg["reps"] if reps is None else reps
+    seed = cfg["seed"] if seed is None else seed
+    return {n: risk_curve(n, cfg["d"], cfg["noise"], ps, snr=cfg["snr"], reps=reps, seed=seed)
+            for n in cfg["ns"]}
