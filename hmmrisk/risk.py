@@ -31,6 +31,7 @@ from .population import Population, population
 
 METHODS = ("conditional", "fit")
 _BLOCK = 2**18      # floats per (n, block, r) array: training sets are drawn in cache-sized blocks
+_MARGIN = 10        # Woodbury needs K ~ W_n(p - r) well conditioned: p - r >= n + _MARGIN
 
 
 def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
@@ -160,6 +161,24 @@ def _solve_bidiagonal(a, c, B):
     return Y, Z
 
 
+def _unit_gram(rng, n: int, dof: int, reps: int) -> np.ndarray:
+    """``reps`` draws of ``K ~ Wishart_n(dof, I)`` up to a rotation, as dense ``n x n`` arrays.
+
+    ``dof >= n``: the tridiagonal ``L L^T`` of :func:`_wishart_bidiagonal`
+    (``(L L^T)_ii = a_i^2 + c_i^2``, ``(L L^T)_{i,i-1} = c_i a_{i-1}``);
+    otherwise ``X2 X2^T`` with ``X2`` an ``n x dof`` Gaussian matrix.
+    """
+    if dof < n:
+        X2 = rng.standard_normal((reps, n, dof))
+        return X2 @ np.swapaxes(X2, -1, -2)
+    a, c = _wishart_bidiagonal(rng, n, dof, reps)
+    K = np.zeros((reps, n, n))
+    i = np.arange(n)
+    K[:, i, i] = (a**2 + c**2).T
+    K[:, i[1:], i[:-1]] = K[:, i[:-1], i[1:]] = (c[1:] * a[:-1]).T
+    return K
+
+
 def _over_terms(lam, b, X1, a, c):
     """``(B_X, V_X / tr Sigma_r)`` for ``G = X1 X1^T + L L^T`` (``p > n``), by Woodbury.
 
@@ -219,9 +238,13 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     * ``p > n``: everything depends on ``X1`` and ``G = X X^T = X1 X1^T + K``,
       ``K = X2 X2^T ~ Wishart_n(p - r, I)``.  ``X1`` is invariant in law under
       rotations ``X1 -> O X1``, so ``K`` may be replaced by the bidiagonal
-      ``L L^T`` of :func:`_wishart_bidiagonal` when it is invertible
-      (``p - r >= n``; then :func:`_over_terms`), else drawn densely
-      (:func:`_over_terms_dense`).
+      ``L L^T`` of :func:`_wishart_bidiagonal` (then :func:`_over_terms`).
+      Woodbury subtracts terms of size ``||K^{-1}||``, so this is done only
+      when ``K`` is well conditioned with overwhelming probability:
+      ``p - r >= n + _MARGIN`` (``P(lambda_min(K) < eps)`` then scales as
+      ``eps^{(_MARGIN + 1)/2}``; at ``p - r = n`` it is ``~ sqrt(eps)``, and
+      one draw in a thousand loses every digit).  Otherwise ``G`` is formed
+      and inverted (:func:`_over_terms_dense`).
     """
     p = pop.p
     if p <= n:
@@ -234,14 +257,13 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     for start in range(0, reps, block):
         k = slice(start, min(start + block, reps))
         size = k.stop - k.start
-        if pop.n_unit >= n > lam.size:
+        if pop.n_unit >= n + _MARGIN and n > lam.size:
             X1 = rng.standard_normal((n, size, lam.size)) * np.sqrt(lam)
             L = _wishart_bidiagonal(rng, n, pop.n_unit, size)
             bias[k], variance[k] = _over_terms(lam, b, X1, *L)
         else:
             X1 = rng.standard_normal((size, n, lam.size)) * np.sqrt(lam)
-            X2 = rng.standard_normal((size, n, pop.n_unit))
-            bias[k], variance[k] = _over_terms_dense(lam, b, X1, X2 @ np.swapaxes(X2, -1, -2))
+            bias[k], variance[k] = _over_terms_dense(lam, b, X1, _unit_gram(rng, n, pop.n_unit, size))
     return bias, pop.tr_Sigma_r * variance
 
 

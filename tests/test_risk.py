@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
-from hmmrisk.risk import (_over_terms, _over_terms_dense, _trace_inv_bidiagonal,
-                          _wishart_bidiagonal)
+from hmmrisk.risk import (_MARGIN, _over_terms, _over_terms_dense, _trace_inv_bidiagonal,
+                          _unit_gram, _wishart_bidiagonal)
 
 from conftest import mc_mean
 
@@ -82,10 +82,28 @@ def test_bidiagonal_wishart_has_the_wishart_spectrum():
                           (tr1**2, dim * dof * (dim * dof + 2))]:
         mean, se = mc_mean(sample)
         assert abs(mean - exact) < 4 * se, (mean, exact, se)
+    gram = _unit_gram(np.random.default_rng(0), dim, dof, reps)     # same draws, tridiagonal form
+    assert np.allclose(gram, K)
     tr_inv = _trace_inv_bidiagonal(a, c)
     assert np.allclose(tr_inv[:100], np.trace(np.linalg.inv(K[:100]), axis1=-2, axis2=-1))
     mean, se = mc_mean(tr_inv)
     assert abs(mean - dim / (dof - dim - 1)) < 4 * se
+
+
+def test_woodbury_route_is_stable_where_it_is_used():
+    """At the smallest p - r that takes the Woodbury route (n + _MARGIN), it agrees
+    with the dense inverse on every one of many identical draws; at p - r = n it
+    would not (K nearly singular in about one draw in a thousand)."""
+    rng = np.random.default_rng(2)
+    n, r, d, reps = 150, 50, 3, 2000
+    lam = np.full(r, 3.0)
+    b = rng.standard_normal((r, d))
+    X1 = rng.standard_normal((n, reps, r)) * np.sqrt(lam)
+    a, c = _wishart_bidiagonal(rng, n, n + _MARGIN, reps)
+    L = _dense_bidiagonal(a, c)
+    fast = np.array(_over_terms(lam, b, X1, a, c))
+    dense = np.array(_over_terms_dense(lam, b, np.moveaxis(X1, 0, 1), L @ np.swapaxes(L, -1, -2)))
+    assert np.max(np.abs(fast / dense - 1)) < 1e-6
 
 
 def test_woodbury_terms_match_the_dense_inverse():
@@ -108,8 +126,8 @@ def test_woodbury_terms_match_the_dense_inverse():
 def test_conditional_route_agrees_with_fitting_the_head(p, embedding):
     """The fast eigenbasis sampler and the plain fit-and-evaluate route agree.
 
-    n = 30, r = 8: p <= 30 uses the inverse-Wishart trace, p = 35 the dense
-    inverse (p - r < n), p >= 45 the bidiagonal Woodbury route."""
+    n = 30, r = 8: p <= 30 uses the inverse-Wishart trace, p = 35 and 45 the
+    dense inverse (p - r < n + 10), p >= 60 the bidiagonal Woodbury route."""
     n, d = 30, 8
     m = hr.make_model(p, d, 0.3, snr=0.9, embedding=embedding, rng=p)
     fast = hr.simulate_risk(m, n, reps=3000, seed=1)
