@@ -84,10 +84,6 @@ class Population:
         b = np.concatenate([self.signal, np.zeros(self.n_unit)])
         return s, b
 
-    def sigma_x_matmul(self, M: np.ndarray) -> np.ndarray:
-        """``Sigma_x @ M`` in ``O(p d k)`` for ``M`` of shape ``(..., p, k)``."""
-        return M + self.W @ (self.W.T @ M)
-
     def sigma_x_dense(self) -> np.ndarray:
         """The dense ``p x p`` matrix ``Sigma_x = W W^T + I_p`` (small p only)."""
         return self.W @ self.W.T + np.eye(self.p)
