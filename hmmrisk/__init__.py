@@ -10,6 +10,7 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 * :mod:`hmmrisk.theory`: Theorem 1, Definitions 1-3 (the predicted risk);
 * :mod:`hmmrisk.curves`, :mod:`hmmrisk.plotting`: risk against model size,
   theory and simulation, and the paper's Figures 1-2;
+* :mod:`hmmrisk.figure_data`: digests of the arrays behind each figure;
 * :mod:`hmmrisk.discrete_hmm`, :mod:`hmmrisk.transformer`,
   :mod:`hmmrisk.figure3`: the Transformer experiment of Figure 3 (imports torch,
   so not loaded here).
@@ -17,6 +18,7 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 The command line is ``python -m hmmrisk risk --help``.
 """
 
+from . import figure_data
 from .head import fit_head
 from .hmm import HeadTuningModel, encoder_weights, haar_orthogonal, make_model
 from .population import Population, population
