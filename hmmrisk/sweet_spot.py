@@ -1,0 +1,404 @@
+"""Where the total next-token risk is smallest: the phase diagram of the best model size ({ref}`ch-sweet-spot`).
+
+The total risk of the head is ``T(p) = R(p) + tr Sigma_r(p)`` with ``R`` the
+predicted excess risk of Definition 3 ({prf:ref}`def-hmm-risk`, orthogonal
+encoder, Theorem 1 in its exact finite-``n`` form below the threshold).
+``p = 0`` means "no features": the head predicts ``0`` and ``T(0) = d``;
+``p = inf`` means the limit of Theorem 3 ({prf:ref}`thm-double-descent`),
+``T_inf = R_inf + d sigma^2``.  Write ``m = n - 1`` and
+``alpha = rho (1 - sigma^2) / (1 + rho)``.
+
+* Below ``d`` ({prf:ref}`cor-total-small`): ``T(p) = (d - alpha p) m / (m - p)``,
+  increasing iff ``alpha m < d``.
+* On ``[d, m)`` ({prf:ref}`prop-sweet-under`): with ``x = d + rho p``,
+  ``T'(p)`` has the sign of ``h(x) = sigma^2 x^2 + 2 (1 - sigma^2) d x - (1 - sigma^2) d (d + rho m)``,
+  increasing in ``p``; so ``T`` is quasi-convex on ``[0, m)`` and its
+  minimiser there is ``0`` if ``alpha m <= d``, else ``max(d, p_root)``,
+  ``p_root = (x_root - d) / rho`` with ``x_root`` the positive root of ``h``.
+* For every fixed ``p``, ``T`` is affine in ``sigma^2`` (``kappa`` does not
+  depend on it), and ``T_inf <= d`` iff
+  ``sigma^2 <= sigma0^2(rho) = 1 - d tau / (n (2 - tau))``
+  ({prf:ref}`prop-sweet-boundary`, ``tau`` as in Theorem 3).
+
+:func:`phase_diagram` uses the affinity: for each ``rho`` it evaluates
+Definition 3 at ``sigma^2 = 0`` and ``1`` only and gets every ``sigma^2`` by
+broadcasting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as check
+from .plotting import COLORS
+from .theory import _array, definition3, large_p_limit
+
+__all__ = [
+    "KINDS", "OptimalSize", "PhaseDiagram", "optimal_model_size", "phase_diagram",
+    "phase_figure", "small_model_boundary", "total_risk_curve", "under_optimum",
+    "zero_sweet_spot_boundary",
+]
+
+#: Codes of :attr:`PhaseDiagram.kind`: the best model has no features, a
+#: finite size, or is infinitely large.
+KINDS = ("zero", "finite", "infinite")
+
+
+def _check_nd(n, d):
+    return check.integer("n", n, minimum=3), check.integer("d", d)
+
+
+def _check_p_max(n, p_max):
+    p_max = check.real("p_max", p_max)
+    if p_max <= n + 1:
+        raise ValueError(f"p_max must exceed n + 1 = {n + 1}, got {p_max!r}")
+    return p_max
+
+
+# ---------------------------------------------------------------------------
+# The total risk curve, including p = 0 and p = inf
+# ---------------------------------------------------------------------------
+
+def total_risk_curve(n, d, noise, snr, ps):
+    """Total next-token risk ``T(p) = R(p) + tr Sigma_r`` ({ref}`ch-sweet-spot`).
+
+    * ``p = 0``: no features, the head predicts 0, ``T = E||z_{t+1}||^2 = d``;
+    * ``0 < p < 1``: the closed form of {prf:ref}`cor-total-small`,
+      ``(d - alpha p)(n - 1)/(n - 1 - p)`` (its analytic continuation;
+      Definition 3 itself starts at ``p = 1``, where the two agree);
+    * ``1 <= p < inf``: Definition 3 ({prf:ref}`def-hmm-risk`), ``inf`` for
+      ``n - 1 <= p <= n``;
+    * ``p = inf``: the limit of Theorem 3 ({prf:ref}`thm-double-descent`).
+
+    Parameters
+    ----------
+    n, d : int
+        Sample size ``n >= 3`` and latent dimension ``d >= 1``.
+    noise, snr : float
+        ``sigma^2 in [0, 1]`` and ``rho > 0``.
+    ps : float or array
+        Model sizes ``p >= 0``; ``np.inf`` allowed.
+
+    Returns
+    -------
+    float or array shaped like ``ps``
+    """
+    n, d = _check_nd(n, d)
+    noise, rho = check.noise(noise), check.snr(snr)
+    scalar = np.ndim(ps) == 0
+    try:
+        p = np.asarray(ps, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"ps must be a real number or array of them, got {ps!r}") from None
+    if isinstance(ps, (bool, np.bool_)) or p.size == 0 or np.any(np.isnan(p)) or np.any(p < 0):
+        raise ValueError(f"ps must be non-empty model sizes >= 0 (inf allowed), got {ps!r}")
+    out = np.empty(p.shape)
+    alpha = rho * (1.0 - noise) / (1.0 + rho)
+    small = p < 1
+    out[small] = (d - alpha * p[small]) * (n - 1) / (n - 1 - p[small])
+    inf = np.isinf(p)
+    if np.any(inf):
+        out[inf] = large_p_limit(n, d, noise, rho).total
+    mid = ~small & ~inf
+    if np.any(mid):
+        out[mid] = definition3(n, p[mid], d, noise, rho).total
+    return float(out) if scalar else out
+
+
+# ---------------------------------------------------------------------------
+# The boundaries
+# ---------------------------------------------------------------------------
+
+def _tau(n, d, rho):
+    """Smaller root of ``d rho t^2 - (d rho + d + n rho) t + n rho`` (Theorem 3), stable form."""
+    b = d * rho + d + n * rho
+    return 2.0 * n * rho / (b + np.sqrt(b * b - 4.0 * d * n * rho * rho))
+
+
+def zero_sweet_spot_boundary(n, d, snr):
+    """``sigma0^2(rho) = 1 - d tau / (n (2 - tau))`` ({prf:ref}`prop-sweet-boundary`).
+
+    ``T_inf = d`` exactly at ``sigma^2 = sigma0^2``, ``T_inf < d`` below it:
+    below the curve a large enough model beats ``p = 0`` (proved); at and
+    above it ``p = 0`` beats every ``p < n - 1`` (proved) and every ``p > n``
+    (checked numerically, {ref}`ch-sweet-spot`).  ``tau`` is the smaller root
+    of ``d rho tau^2 - (d rho + d + n rho) tau + n rho = 0``.
+
+    Parameters
+    ----------
+    n, d : int
+    snr : float or array of ``rho > 0``
+
+    Returns
+    -------
+    float or array shaped like ``snr``, in ``(0, 1)``
+    """
+    n, d = _check_nd(n, d)
+    scalar = np.ndim(snr) == 0
+    rho = _array("snr", snr, low=0.0, low_open=True)
+    tau = _tau(float(n), float(d), rho)
+    out = 1.0 - d * tau / (n * (2.0 - tau))
+    return float(out) if scalar else out
+
+
+def small_model_boundary(n, d, snr):
+    """``sigma_u^2(rho) = 1 - d (1 + rho) / ((n - 1) rho)``: where ``alpha (n - 1) = d``.
+
+    By {prf:ref}`cor-total-small` and {prf:ref}`prop-sweet-under`, the total
+    risk is increasing on ``[0, n - 1)`` iff ``sigma^2 >= sigma_u^2`` (so no
+    under-parameterised model beats ``p = 0``); below the curve it first
+    falls.  The value may be negative (then it never falls).
+    """
+    n, d = _check_nd(n, d)
+    scalar = np.ndim(snr) == 0
+    rho = _array("snr", snr, low=0.0, low_open=True)
+    out = 1.0 - d * (1.0 + rho) / ((n - 1.0) * rho)
+    return float(out) if scalar else out
+
+
+def under_optimum(n, d, noise, snr):
+    """Minimiser of the total risk over ``0 <= p < n - 1`` in closed form ({prf:ref}`prop-sweet-under`).
+
+    With ``m = n - 1``, ``alpha = rho (1 - sigma^2)/(1 + rho)``:
+    ``p_u = 0`` if ``alpha m <= d`` (or ``d >= m``); otherwise
+    ``p_u = max(d, (x_root - d)/rho)`` with
+
+        x_root = c (d + rho m) / (c + sqrt(c^2 + sigma^2 c (d + rho m))),   c = (1 - sigma^2) d,
+
+    the positive root of ``sigma^2 x^2 + 2 c x - c (d + rho m)``.
+
+    ``noise`` and ``snr`` broadcast against each other.
+
+    Returns
+    -------
+    (p_u, T_u) : floats or arrays
+        The minimiser and the minimum total risk ``T(p_u)``.
+    """
+    n, d = _check_nd(n, d)
+    scalar = np.ndim(noise) == 0 and np.ndim(snr) == 0
+    s2 = _array("noise", noise, low=0.0, high=1.0)
+    rho = _array("snr", snr, low=0.0, low_open=True)
+    s2, rho = np.broadcast_arrays(s2, rho)
+    m = n - 1.0
+    alpha = rho * (1.0 - s2) / (1.0 + rho)
+    c = (1.0 - s2) * d
+    e = d + rho * m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_root = np.where(c > 0, c * e / (c + np.sqrt(c * c + s2 * c * e)), 0.0)
+    falls = (alpha * m > d) & (d < m)
+    p_u = np.where(falls, np.maximum(float(d), (x_root - d) / rho), 0.0)
+    # T(p_u): tr Sigma_r m / (m - p) with tr Sigma_r of Definition 3 (p_u >= d when it is > 0)
+    tr = np.where(p_u > 0, d * (s2 + (1.0 - s2) * d / (d + rho * p_u)), float(d))
+    t_u = tr * m / (m - p_u)
+    if scalar:
+        return float(p_u), float(t_u)
+    return p_u, t_u
+
+
+# ---------------------------------------------------------------------------
+# The optimum over {0} U [1, p_max] U {inf}
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OptimalSize:
+    """Best model size for the total risk at one ``(n, d, sigma^2, rho)``.
+
+    Attributes
+    ----------
+    p : float
+        ``p*``: ``0.0``, a finite size, or ``inf``.
+    total : float
+        ``T(p*)``.
+    kind : str
+        ``"zero"``, ``"finite"`` or ``"infinite"``.
+    p_under, total_under : float
+        Best ``p`` over ``[0, n - 1)`` and its total risk (:func:`under_optimum`).
+    p_over, total_over : float
+        Best ``p`` on the search grid of ``(n, p_max]`` and its total risk.
+    total_inf : float
+        ``T_inf``, the limit as ``p -> inf``.
+    """
+
+    p: float
+    total: float
+    kind: str
+    p_under: float
+    total_under: float
+    p_over: float
+    total_over: float
+    total_inf: float
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseDiagram:
+    """:func:`phase_diagram` on a ``(len(noises), len(snrs))`` grid.
+
+    Every array attribute is shaped ``(len(noises), len(snrs))`` and holds the
+    field of :class:`OptimalSize` of that name; ``kind`` holds indices into
+    :data:`KINDS`.  ``boundary`` is :func:`zero_sweet_spot_boundary` and
+    ``small_boundary`` :func:`small_model_boundary` at ``snrs``.
+    """
+
+    n: int
+    d: int
+    noises: np.ndarray
+    snrs: np.ndarray
+    p: np.ndarray
+    total: np.ndarray
+    kind: np.ndarray
+    p_under: np.ndarray
+    total_under: np.ndarray
+    p_over: np.ndarray
+    total_over: np.ndarray
+    total_inf: np.ndarray
+    boundary: np.ndarray
+    small_boundary: np.ndarray
+
+    def fraction(self, kind: str) -> float:
+        """Share of grid cells whose best model is of ``kind`` (one of :data:`KINDS`)."""
+        check.choice("kind", kind, KINDS)
+        return float(np.mean(self.kind == KINDS.index(kind)))
+
+
+def _over_grid(n, p_max, n_grid):
+    """Model sizes searched above the threshold: geometric in ``p - n`` from 0.5 to ``p_max - n``."""
+    return n + np.geomspace(0.5, p_max - n, n_grid)
+
+
+def _column(n, d, s2, rho, p_over):
+    """The optimum for one ``rho`` and a vector ``s2`` of noise levels."""
+    # T(p, sigma^2) is affine in sigma^2 for every fixed p: two Definition 3 calls give all rows.
+    t0 = definition3(n, p_over, d, 0.0, rho).total
+    t1 = definition3(n, p_over, d, 1.0, rho).total
+    t_over = t0[None, :] + s2[:, None] * (t1 - t0)[None, :]
+    j = np.argmin(t_over, axis=1)
+    tot_over = t_over[np.arange(s2.size), j]
+    p_u, tot_u = under_optimum(n, d, s2, np.full_like(s2, rho))
+    lim0, lim1 = large_p_limit(n, d, 0.0, rho).total, large_p_limit(n, d, 1.0, rho).total
+    tot_inf = lim0 + s2 * (lim1 - lim0)
+    # the finite candidate: under- or over-parameterised, whichever is smaller
+    fin_is_over = tot_over < tot_u
+    p_fin = np.where(fin_is_over, p_over[j], p_u)
+    tot_fin = np.minimum(tot_over, tot_u)
+    # p* = 0 unless something is strictly better; then inf unless a finite p is strictly better
+    best_other = np.minimum(tot_fin, tot_inf)
+    kind = np.where(best_other < d, np.where(tot_inf <= tot_fin, 2, 1), 0)
+    kind = np.where((kind == 1) & (p_fin == 0), 0, kind)
+    p = np.select([kind == 0, kind == 1], [0.0, p_fin], np.inf)
+    total = np.select([kind == 0, kind == 1], [float(d), tot_fin], tot_inf)
+    return p, total, kind, p_u, tot_u, p_over[j], tot_over, tot_inf
+
+
+def optimal_model_size(n, d, noise, snr, p_max=1e6, n_grid=400) -> OptimalSize:
+    """Minimiser ``p*`` of the total risk over ``{0} U [1, p_max] U {inf}`` ({ref}`ch-sweet-spot`).
+
+    Below the threshold the minimiser is the closed form of
+    :func:`under_optimum` ({prf:ref}`prop-sweet-under`); above it the total
+    risk is evaluated (Definition 3) on ``n_grid`` sizes geometric in
+    ``p - n`` up to ``p_max``; ``p = inf`` is the limit of Theorem 3.  Ties go
+    to the smaller model (``0`` before a finite ``p``, a finite ``p`` before ``inf``
+    only if strictly better).
+
+    Returns
+    -------
+    OptimalSize
+    """
+    n, d = _check_nd(n, d)
+    noise, rho = check.noise(noise), check.snr(snr)
+    p_max = _check_p_max(n, p_max)
+    n_grid = check.integer("n_grid", n_grid, minimum=2)
+    out = _column(n, d, np.array([noise]), rho, _over_grid(n, p_max, n_grid))
+    p, total, kind, p_u, t_u, p_o, t_o, t_inf = (float(np.ravel(a)[0]) for a in out)
+    return OptimalSize(p, total, KINDS[int(kind)], p_u, t_u, p_o, t_o, t_inf)
+
+
+def phase_diagram(n, d, noises, snrs, p_max=1e6, n_grid=400) -> PhaseDiagram:
+    """:func:`optimal_model_size` on the grid ``noises x snrs`` ({ref}`ch-sweet-spot`).
+
+    Vectorised: for each ``rho``, two Definition 3 curves (``sigma^2 = 0`` and
+    ``1``) on the ``p > n`` grid give the total risk at every ``sigma^2`` by
+    affinity ({prf:ref}`prop-sweet-boundary`); the under-parameterised optimum
+    and ``T_inf`` are closed forms.
+    """
+    n, d = _check_nd(n, d)
+    s2 = np.atleast_1d(_array("noises", noises, low=0.0, high=1.0)).astype(float)
+    rhos = np.atleast_1d(_array("snrs", snrs, low=0.0, low_open=True)).astype(float)
+    if s2.ndim != 1 or rhos.ndim != 1:
+        raise ValueError(f"noises and snrs must be 1-d, got shapes {s2.shape} and {rhos.shape}")
+    p_max = _check_p_max(n, p_max)
+    n_grid = check.integer("n_grid", n_grid, minimum=2)
+    grid = _over_grid(n, p_max, n_grid)
+    cols = [_column(n, d, s2, rho, grid) for rho in rhos]
+    fields = [np.stack([c[k] for c in cols], axis=1) for k in range(8)]
+    return PhaseDiagram(n, d, s2, rhos, fields[0], fields[1], fields[2].astype(int), *fields[3:],
+                        boundary=zero_sweet_spot_boundary(n, d, rhos),
+                        small_boundary=small_model_boundary(n, d, rhos))
+
+
+# ---------------------------------------------------------------------------
+# The figure
+# ---------------------------------------------------------------------------
+
+def phase_figure(diagrams, titles=None, figsize=None):
+    """Heat maps of :func:`phase_diagram` results, one panel each ({ref}`ch-sweet-spot`).
+
+    Colour: ``T(p*)/d``, the total risk of the best model relative to no model
+    (1 where ``p* = 0``), with thin labelled contours at 0.25, 0.5, 0.75.
+    Hatched: ``p* = 0``.  Solid line: the boundary
+    ``sigma0^2(rho)``; dashed: ``sigma_u^2(rho)`` (below it small models beat
+    ``p = 0``); crosses: cells where a finite ``p*`` wins (if any).  ``rho``
+    on a log axis.  Returns a closed figure (display it with ``myst_nb.glue``).
+    """
+    diagrams = list(diagrams)
+    if not diagrams:
+        raise ValueError("diagrams must hold at least one PhaseDiagram, got none")
+    titles = [f"$n = {g.n}$, $d = {g.d}$" for g in diagrams] if titles is None else list(titles)
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    k = len(diagrams)
+    fig = plt.figure(figsize=figsize or (5.4 * k + 1.2, 4.6), facecolor="white")
+    plt.close(fig)
+    axes = np.atleast_1d(fig.subplots(1, k, sharey=True))
+    norm = Normalize(vmin=0.0, vmax=1.0)
+    for ax, g, title in zip(axes, diagrams, titles):
+        ratio = g.total / g.d
+        mesh = ax.pcolormesh(g.snrs, g.noises, ratio, norm=norm, cmap="viridis", shading="nearest")
+        zero = (g.kind == 0).astype(float)
+        ax.contourf(g.snrs, g.noises, zero, levels=[0.5, 1.5], colors="none", hatches=["//"])
+        cs = ax.contour(g.snrs, g.noises, ratio, levels=[0.25, 0.5, 0.75], colors="0.25",
+                        linewidths=0.6)
+        ax.clabel(cs, fontsize=7, fmt="%.2f")
+        ax.plot(g.snrs, g.boundary, color="white", lw=3.2)
+        ax.plot(g.snrs, g.boundary, color=COLORS[1], lw=1.8)
+        sb = np.where((g.small_boundary >= 0) & (g.small_boundary <= 1), g.small_boundary, np.nan)
+        ax.plot(g.snrs, sb, color="white", lw=1.6, ls="--")
+        fin = g.kind == 1
+        if np.any(fin):
+            rr, ss = np.meshgrid(g.snrs, g.noises)
+            ax.plot(rr[fin], ss[fin], "x", color=COLORS[3], ms=4)
+        ax.set_xscale("log")
+        ax.set_xlim(g.snrs.min(), g.snrs.max())
+        ax.set_ylim(g.noises.min(), g.noises.max())
+        ax.set_xlabel(r"signal strength $\rho$")
+        ax.set_title(title, fontsize=11)
+        ax.set_facecolor("white")
+    axes[0].set_ylabel(r"noise $\sigma^2$")
+    cbar = fig.colorbar(mesh, ax=list(axes), fraction=0.04, pad=0.02)
+    cbar.set_label(r"$T(p^*)/d$ (best total risk / no model)")
+    handles = [Patch(facecolor="none", edgecolor="0.2", hatch="//"),
+               Line2D([], [], color=COLORS[1], lw=1.8),
+               Line2D([], [], color="0.3", lw=1.6, ls="--")]
+    texts = [r"$p^* = 0$ (no head is best)", r"$\sigma_0^2(\rho)$: $T_\infty = d$",
+             r"$\sigma_u^2(\rho)$: $\alpha(n-1) = d$"]
+    if any(np.any(g.kind == 1) for g in diagrams):
+        handles.append(Line2D([], [], color=COLORS[3], marker="x", ls=""))
+        texts.append("finite $p^*$")
+    fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
+               bbox_to_anchor=(0.45, 0.0))
+    fig.subplots_adjust(bottom=0.22, left=0.07, right=0.86, top=0.9, wspace=0.08)
+    return fig
