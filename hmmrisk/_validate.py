@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Hashable
 
 import numpy as np
 
 
 def integer(name: str, value, minimum: int = 1) -> int:
     """Return ``value`` as an ``int`` after checking ``value >= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if not isinstance(value, numbers.Integral):
         if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
             value = int(value)
         else:
@@ -57,14 +60,23 @@ def snr(value) -> float:
 
 def choice(name: str, value, options) -> str:
     """Check that ``value`` is one of ``options``."""
-    if value not in options:
+    try:
+        ok = isinstance(value, Hashable) and value in options
+    except TypeError:
+        ok = False
+    if not ok:
         raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
     return value
 
 
 def finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
     """Return ``value`` as a float array after checking its shape and finiteness."""
-    arr = np.asarray(value, dtype=float)
+    try:
+        if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
+            raise TypeError
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of real numbers, got {value!r}") from None
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-d array, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):

@@ -329,7 +329,7 @@ def bayes_loss(hmm: DiscreteHMM, tokens, *, positions="all") -> float:
     float
     """
     hmm = _check_hmm(hmm)
-    _v.choice("positions", positions, {"all", "last"})
+    _v.choice("positions", positions, ("all", "last"))
     x = _check_tokens(tokens, hmm.n_tokens)
     if x.shape[1] < 2:
         raise ValueError(f"tokens must have at least 2 positions, got shape {x.shape}")

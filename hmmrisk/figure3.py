@@ -262,6 +262,16 @@ def _check_weights(weights, f, n_classes):
     return np.ascontiguousarray(w)
 
 
+def _n_classes(weights, n_classes):
+    """``n_classes``, by default the last axis of ``weights`` (checked later)."""
+    if n_classes is not None:
+        return n_classes
+    shape = np.shape(weights)
+    if len(shape) not in (2, 3):
+        raise ValueError(f"weights must have shape (r, V) or (B, r, V), got {shape}")
+    return shape[-1]
+
+
 def _objective(f, onehot, z, ridge):
     """Loss, gradient and softmax probabilities, batched (torch, float64)."""
     n = f.shape[1]
@@ -298,7 +308,7 @@ def softmax_objective(features, labels, weights, ridge: float, *, n_classes: int
     loss : numpy.ndarray, shape () or (B,)
     grad : numpy.ndarray, shape of ``weights``
     """
-    n_classes = np.shape(weights)[-1] if n_classes is None else n_classes
+    n_classes = _n_classes(weights, n_classes)
     f, y, n_classes, squeeze = _check_head_inputs(features, labels, n_classes)
     w = _check_weights(weights, f, n_classes)
     ridge = _v.real("ridge", ridge, low=0.0)
@@ -518,7 +528,7 @@ def softmax_metrics(features, labels, weights, *, n_classes: int | None = None):
     -------
     ce, accuracy : numpy.ndarray, shape () or (B,)
     """
-    n_classes = np.shape(weights)[-1] if n_classes is None else n_classes
+    n_classes = _n_classes(weights, n_classes)
     f, y, n_classes, squeeze = _check_head_inputs(features, labels, n_classes)
     w = _check_weights(weights, f, n_classes)
     logits = torch.from_numpy(f) @ torch.from_numpy(w)
@@ -567,7 +577,7 @@ def squared_loss(features, labels, weights, *, n_classes: int | None = None):
     -------
     numpy.ndarray, shape () or (B,)
     """
-    n_classes = np.shape(weights)[-1] if n_classes is None else n_classes
+    n_classes = _n_classes(weights, n_classes)
     f, y, n_classes, squeeze = _check_head_inputs(features, labels, n_classes)
     w = _check_weights(weights, f, n_classes)
     loss = ((np.eye(n_classes)[y] - f @ w) ** 2).sum(axis=2).mean(axis=1)
@@ -631,6 +641,14 @@ def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
     xte = _v.finite_array("test_features", test_features)
     if xte.ndim == 2:
         xte = np.broadcast_to(xte, (xtr.shape[0],) + xte.shape)
+    if xte.ndim != 3 or xte.shape[0] != xtr.shape[0] or xte.shape[2] != xtr.shape[2]:
+        raise ValueError(f"test_features must have shape (m, {xtr.shape[2]}) or "
+                         f"({xtr.shape[0]}, m, {xtr.shape[2]}), got {np.shape(test_features)}")
+    for name, y, shape in (("y_train", y_train, xtr.shape[:2]), ("y_test", y_test, xte.shape[1:2])):
+        y = np.asarray(y)
+        if y.shape != shape or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"{name} must be an integer array of shape {shape}, "
+                             f"got {y.dtype} array of shape {y.shape}")
     ridges = [_v.real("ridges", r, low=0.0, low_open=True) for r in np.atleast_1d(ridges)]
     if not ridges:
         raise ValueError(f"ridges must not be empty, got {ridges!r}")

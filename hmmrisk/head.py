@@ -24,7 +24,24 @@ def spectral_filter(s: np.ndarray, n: int, ridge: float) -> np.ndarray:
 
     Singular values below ``max(n, p) * eps * s_max`` count as zero (the
     ``numpy.linalg.pinv`` rule), so the minimum-norm head ignores them.
+
+    Parameters
+    ----------
+    s : (..., m) array
+        Singular values ``>= 0`` (last axis non-empty).
+    n : int
+        Number of training pairs, ``n >= 1``.
+    ridge : float
+        ``lam >= 0``.
     """
+    s = check.finite_array("s", s)
+    if s.ndim < 1 or s.shape[-1] == 0 or np.any(s < 0):
+        raise ValueError(f"s must be a non-empty array of singular values >= 0, got {s!r}")
+    return _filter(s, check.integer("n", n), check.real("ridge", ridge, low=0.0))
+
+
+def _filter(s: np.ndarray, n: int, ridge: float) -> np.ndarray:
+    """:func:`spectral_filter` on arguments already checked."""
     if ridge > 0:
         return s / (s**2 + n * ridge)
     tol = s.max(axis=-1, keepdims=True) * max(s.shape[-1], n) * np.finfo(float).eps
@@ -38,10 +55,12 @@ def _check_data(X, Y=None):
         raise ValueError(f"X must have shape (..., n, p), got {X.shape}")
     if X.shape[-2] < 2:
         raise ValueError(f"n (rows of X) must be >= 2, got {X.shape[-2]}")
+    if X.shape[-1] < 1:
+        raise ValueError(f"X must have at least one column (p >= 1), got shape {X.shape}")
     if Y is None:
         return X
     Y = check.finite_array("Y", Y)
-    if Y.shape[:-1] != X.shape[:-1]:
+    if Y.ndim != X.ndim or Y.shape[:-1] != X.shape[:-1] or Y.shape[-1] < 1:
         raise ValueError(f"Y must have shape {X.shape[:-1]} + (d,), got {Y.shape}")
     return X, Y
 
@@ -65,5 +84,5 @@ def fit_head(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
     X, Y = _check_data(X, Y)
     ridge = check.real("ridge", ridge, low=0.0)
     U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    f = spectral_filter(s, X.shape[-2], ridge)
+    f = _filter(s, X.shape[-2], ridge)
     return np.swapaxes(Vt, -1, -2) @ (f[..., :, None] * (np.swapaxes(U, -1, -2) @ Y))

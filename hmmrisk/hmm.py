@@ -90,10 +90,14 @@ class HeadTuningModel:
         W = check.finite_array("W", self.W, ndim=2)
         noise = check.noise(self.noise)
         d = A.shape[0]
+        if d == 0:
+            raise ValueError(f"A must be a non-empty d x d matrix (d >= 1), got shape {A.shape}")
         if A.shape != (d, d):
             raise ValueError(f"A must be square, got shape {A.shape}")
         if W.shape[1] != d:
             raise ValueError(f"W must have d = {d} columns to match A, got shape {W.shape}")
+        if W.shape[0] == 0:
+            raise ValueError(f"W must have at least one row (model size p >= 1), got shape {W.shape}")
         gap = np.abs(A @ A.T - (1.0 - noise) * np.eye(d)).max()
         if gap > 1e-8:
             raise ValueError(f"A A^T must equal (1 - noise) I for a stationary chain; "

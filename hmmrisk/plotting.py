@@ -28,7 +28,11 @@ from matplotlib.figure import Figure  # noqa: F401  (return type)
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from . import _validate as check
+from .curves import RiskCurve
 from .theory import definition3
+
+UNDER = ("exact", "asymptotic")
 
 __all__ = ["COLORS", "figure1", "figure2", "risk_figure", "theory_line"]
 
@@ -46,6 +50,11 @@ def theory_line(curve, under: str = "exact", refine: int = 4):
     the singularity so that the divergence is drawn smoothly.  Gaussian embedding: the curve's own
     theory at its simulated ``p``.
     """
+    if not isinstance(curve, RiskCurve):
+        raise ValueError(f"curve must be a RiskCurve (see hmmrisk.curves.risk_curve), "
+                         f"got {type(curve).__name__}")
+    check.choice("under", under, UNDER)
+    refine = check.integer("refine", refine)
     if curve.embedding != "orthogonal":
         th = curve.theory
         return curve.p.astype(float), th.risk, th.total
@@ -92,6 +101,19 @@ def _draw(ax, curves, labels, total, under):
     ax.set_facecolor("white")
 
 
+def _check_curves(curves) -> dict:
+    """``curves`` must be a non-empty dict of :class:`~hmmrisk.curves.RiskCurve`."""
+    if not isinstance(curves, dict):
+        raise ValueError(f"curves must be a dict {{key: RiskCurve}}, got {type(curves).__name__}")
+    if not curves:
+        raise ValueError("curves must hold at least one RiskCurve, got an empty dict")
+    bad = [k for k, c in curves.items() if not isinstance(c, RiskCurve)]
+    if bad:
+        raise ValueError(f"curves must map keys to RiskCurve objects, got "
+                         f"{type(curves[bad[0]]).__name__} at key {bad[0]!r}")
+    return curves
+
+
 def _one_n(curves):
     return len({c.n for c in curves.values()}) == 1
 
@@ -117,9 +139,18 @@ def risk_figure(curves: dict, labels: dict | None = None, title: str | None = No
         Already closed in pyplot (nothing is shown twice); display it with
         ``myst_nb.glue`` or ``IPython.display``.
     """
-    if not curves:
-        raise ValueError("curves must hold at least one RiskCurve, got an empty dict")
+    curves = _check_curves(curves)
     labels = {k: str(k) for k in curves} if labels is None else labels
+    if not isinstance(labels, dict) or any(k not in labels for k in curves):
+        raise ValueError(f"labels must be a dict with a legend text for every key of curves "
+                         f"{list(curves)}, got {labels!r}")
+    check.choice("under", under, UNDER)
+    try:
+        w, h = (check.real("figsize", v, low=0.0, low_open=True) for v in figsize)
+    except (TypeError, ValueError):
+        raise ValueError(f"figsize must be a pair (width, height) of positive inches, "
+                         f"got {figsize!r}") from None
+    figsize = (w, h)
     import matplotlib.pyplot as plt       # loads the active backend (inline in Jupyter)
 
     fig = plt.figure(figsize=figsize, facecolor="white")
@@ -145,6 +176,7 @@ def risk_figure(curves: dict, labels: dict | None = None, title: str | None = No
 
 def figure1(curves: dict) -> Figure:
     """Figure 1 of the paper: ``{sigma^2: RiskCurve}`` at ``n = 100, d = 50``."""
+    c = next(iter(_check_curves(curves).values()))
     c = next(iter(curves.values()))
     labels = {k: fr"$\sigma^2 = {k:g}$ (simulation)" for k in curves}
     return risk_figure(curves, labels,
@@ -154,6 +186,7 @@ def figure1(curves: dict) -> Figure:
 
 def figure2(curves: dict) -> Figure:
     """Figure 2 of the paper: ``{n: RiskCurve}`` at ``sigma^2 = 0.5, d = 50``."""
+    c = next(iter(_check_curves(curves).values()))
     c = next(iter(curves.values()))
     labels = {k: fr"$n = {k}$ (simulation)" for k in curves}
     return risk_figure(curves, labels,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _validate as check
 from .hmm import HeadTuningModel
 
 
@@ -50,6 +51,29 @@ class Population:
     signal: np.ndarray
     B_star: np.ndarray
     Sigma_r: np.ndarray
+
+    def __post_init__(self):
+        W = check.finite_array("W", self.W, ndim=2)
+        p, d = W.shape
+        if p == 0 or d == 0:
+            raise ValueError(f"W must be a non-empty p x d matrix, got shape {W.shape}")
+        eigvals = check.finite_array("eigvals", self.eigvals, ndim=1)
+        r = eigvals.size
+        if r > min(p, d) or np.any(eigvals < 1.0):
+            raise ValueError(f"eigvals must hold at most min(p, d) = {min(p, d)} eigenvalues of "
+                             f"Sigma_x = W W^T + I, all >= 1, got {eigvals!r}")
+        shapes = {"eigvecs": (p, r), "signal": (r,), "B_star": (p, d), "Sigma_r": (d, d)}
+        arrays = {"W": W, "eigvals": eigvals}
+        for name, shape in shapes.items():
+            arr = check.finite_array(name, getattr(self, name), ndim=len(shape))
+            if arr.shape != shape:
+                raise ValueError(f"{name} must have shape {shape} to match W {W.shape} and "
+                                 f"eigvals ({r},), got {arr.shape}")
+            arrays[name] = arr
+        if np.any(arrays["signal"] < 0):
+            raise ValueError(f"signal must be >= 0 (squared norms), got {arrays['signal']!r}")
+        for name, arr in arrays.items():
+            object.__setattr__(self, name, arr)
 
     @property
     def p(self) -> int:
@@ -95,8 +119,8 @@ class Population:
         ``E ||B_hat^T x_0 - B*^T x_0||^2`` for a fresh ``x_0`` independent of
         the data that produced ``B_hat`` ({prf:ref}`lem-bias-variance`).
         """
-        B_hat = np.asarray(B_hat, dtype=float)
-        if B_hat.shape[-2:] != (self.p, self.d):
+        B_hat = check.finite_array("B_hat", B_hat)
+        if B_hat.ndim < 2 or B_hat.shape[-2:] != (self.p, self.d):
             raise ValueError(f"B_hat must have shape (..., {self.p}, {self.d}), got {B_hat.shape}")
         delta = B_hat - self.B_star
         return (np.sum(delta * delta, axis=(-2, -1))

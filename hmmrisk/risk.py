@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from .head import _check_data, fit_head, spectral_filter
+from .head import _check_data, _filter, fit_head
 from .hmm import HeadTuningModel
 from .population import Population, population
 
@@ -54,7 +54,7 @@ def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
     ridge = check.real("ridge", ridge, low=0.0)
     n = X.shape[-2]
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
-    f = spectral_filter(s, n, ridge)
+    f = _filter(s, n, ridge)
     V = np.swapaxes(Vt, -1, -2)                                  # (..., p, m)
     delta = pop.B_star - V @ ((f * s)[..., :, None] * (Vt @ pop.B_star))
     bias = np.sum(delta**2, axis=(-2, -1)) + np.sum((pop.W.T @ delta) ** 2, axis=(-2, -1))
@@ -81,6 +81,15 @@ class RiskEstimate:
     biases: np.ndarray
     variances: np.ndarray
     irreducible: float
+
+    def __post_init__(self):
+        arrays = [np.asarray(getattr(self, k), dtype=float) for k in ("risks", "biases", "variances")]
+        if any(a.ndim != 1 or a.shape != arrays[0].shape for a in arrays) or arrays[0].size == 0:
+            raise ValueError(f"risks, biases and variances must be non-empty 1-d arrays of one "
+                             f"length, got shapes {[a.shape for a in arrays]}")
+        for k, a in zip(("risks", "biases", "variances"), arrays):
+            object.__setattr__(self, k, a)
+        object.__setattr__(self, "irreducible", check.real("irreducible", self.irreducible, low=0.0))
 
     @property
     def reps(self) -> int:

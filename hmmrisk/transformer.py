@@ -171,7 +171,11 @@ class CausalTransformer(nn.Module):
 
     def _check_input(self, tokens: torch.Tensor) -> torch.Tensor:
         if not isinstance(tokens, torch.Tensor):
-            tokens = torch.as_tensor(np.asarray(tokens))
+            arr = np.asarray(tokens)
+            if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+                    or arr.dtype == bool):
+                raise ValueError(f"tokens must be an integer array, got dtype {arr.dtype}")
+            tokens = torch.as_tensor(arr)
         if tokens.ndim != 2 or tokens.shape[0] < 1 or tokens.shape[1] < 1:
             raise ValueError(f"tokens must be a non-empty 2-d array, got shape {tuple(tokens.shape)}")
         if tokens.dtype.is_floating_point or tokens.dtype == torch.bool:

@@ -51,3 +51,215 @@ def test_bad_input_names_the_parameter(call, name):
 
 def test_integral_floats_are_accepted():
     assert hr.make_model(5.0, 3, 0.5, rng=0).p == 5
+
+
+# ---------------------------------------------------------------------------
+# Audit table: every public function of the numpy modules x each kind of bad
+# input that applies to it.  Each row is (call, parameter name); the
+# ValueError must name the parameter.
+# ---------------------------------------------------------------------------
+
+from hmmrisk import curves, head, plotting  # noqa: E402
+from hmmrisk import discrete_hmm as dh  # noqa: E402
+
+NAN, INF = float("nan"), float("inf")
+X6 = np.random.default_rng(0).standard_normal((6, 8))
+Y6 = np.ones((6, 3))
+CURVE = curves.risk_curve(10, 3, 0.5, [5, 20], reps=3, seed=0)
+HMM = dh.random_sparse_hmm(4, 6, seed=0)
+TOKENS = dh.sample(HMM, 5, 7, seed=0)
+SIZES = [-1, 0, 2.5, "3", None, NAN, INF]           # bad values of an integer size >= 1
+
+
+def _size_rows():
+    for v in SIZES:
+        yield (lambda v=v: hr.haar_orthogonal(v)), "d"
+        yield (lambda v=v: hr.encoder_weights(v, 3)), "p"
+        yield (lambda v=v: hr.encoder_weights(3, v)), "d"
+        yield (lambda v=v: hr.make_model(v, 3, 0.5)), "p"
+        yield (lambda v=v: hr.make_model(5, v, 0.5)), "d"
+        yield (lambda v=v: MODEL.sample(v)), "n"
+        yield (lambda v=v: MODEL.sample_tokens(v)), "n"
+        yield (lambda v=v: hr.simulate_risk(MODEL, v, reps=5)), "n"
+        yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=v)), "reps"
+        yield (lambda v=v: head.spectral_filter(np.ones(3), v, 0.0)), "n"
+        yield (lambda v=v: curves.risk_curve(v, 3, 0.5, [5], reps=3)), "n"
+        yield (lambda v=v: curves.risk_curve(10, v, 0.5, [5], reps=3)), "d"
+        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], reps=v)), "reps"
+        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], reps=3, band=v)), "band"
+        yield (lambda v=v: plotting.theory_line(CURVE, refine=v)), "refine"
+        yield (lambda v=v: dh.random_sparse_hmm(v, 6)), "n_states"
+        yield (lambda v=v: dh.random_sparse_hmm(4, v)), "n_tokens"
+        yield (lambda v=v: dh.sample(HMM, v, 5)), "n_sequences"
+        yield (lambda v=v: dh.sample(HMM, 3, v)), "length"
+        yield (lambda v=v: dh.marginal_distribution(HMM, v)), "position"
+    for v in [v for v in SIZES if v is not None]:       # None means "the default" here
+        yield (lambda v=v: MODEL.sample(3, reps=v)), "reps"
+        yield (lambda v=v: curves.figure1_curves(reps=v, ps=[50])), "reps"
+        yield (lambda v=v: curves.figure2_curves(reps=v, ps=[50])), "reps"
+    for v in (1, 1.0):                                 # n >= 2 where a variance needs it
+        yield (lambda v=v: hr.simulate_risk(MODEL, v)), "n"
+        yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=v)), "reps"
+        yield (lambda v=v: curves.risk_curve(v, 3, 0.5, [5])), "n"
+
+
+def _real_rows():
+    for v in (-0.1, 1.1, NAN, INF, "0.5", None, [0.5]):
+        yield (lambda v=v: hr.make_model(5, 3, v)), "noise"
+        yield (lambda v=v: hr.HeadTuningModel(A=MODEL.A, W=MODEL.W, noise=v)), "noise"
+        yield (lambda v=v: curves.risk_curve(10, 3, v, [5], reps=3)), "noise"
+    for v in (0, 0.0, -1, NAN, INF, "1", None):
+        yield (lambda v=v: hr.make_model(5, 3, 0.5, snr=v)), "snr"
+        yield (lambda v=v: hr.encoder_weights(5, 3, snr=v)), "snr"
+        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], snr=v, reps=3)), "snr"
+    for v in (-1.0, NAN, INF, "0", None):
+        yield (lambda v=v: hr.fit_head(X6, Y6, v)), "ridge"
+        yield (lambda v=v: hr.conditional_risk(POP, X6, v)), "ridge"
+        yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, ridge=v)), "ridge"
+        yield (lambda v=v: head.spectral_filter(np.ones(3), 5, v)), "ridge"
+    for v in (0, -1.0, NAN):
+        yield (lambda v=v: dh.random_sparse_hmm(4, 6, concentration=v)), "concentration"
+
+
+def _choice_and_seed_rows():
+    for v in ("x", None, ["orthogonal"], 3):
+        yield (lambda v=v: hr.make_model(5, 3, 0.5, embedding=v)), "embedding"
+        yield (lambda v=v: hr.encoder_weights(5, 3, embedding=v)), "embedding"
+        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], embedding=v, reps=3)), "embedding"
+    for v in ("exact", ["fit"], None):
+        yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, method=v)), "method"
+        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [20], method=v, reps=3)), "method"
+    for v in ("x", None, ["exact"]):
+        yield (lambda v=v: plotting.theory_line(CURVE, under=v)), "under"
+        yield (lambda v=v: plotting.risk_figure({1: CURVE}, under=v)), "under"
+    for v in ("x", ["all"]):
+        yield (lambda v=v: dh.bayes_loss(HMM, TOKENS, positions=v)), "positions"
+    for v in (-1, 1.5, "a", [1]):
+        yield (lambda v=v: hr.make_model(5, 3, 0.5, rng=v)), "seed"
+        yield (lambda v=v: MODEL.sample(3, rng=v)), "seed"
+        yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, seed=v)), "seed"
+        yield (lambda v=v: dh.random_sparse_hmm(4, 6, seed=v)), "seed"
+    for v in (-1, 1.5, None):
+        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], reps=3, seed=v)), "seed"
+    for v in (-1, 1.5):
+        yield (lambda v=v: curves.figure1_curves(reps=3, ps=[50], seed=v)), "seed"
+
+
+def _array_rows():
+    # NaN / inf entries
+    yield (lambda: hr.HeadTuningModel(A=np.full((3, 3), NAN), W=MODEL.W, noise=0.5)), "A"
+    yield (lambda: hr.HeadTuningModel(A=MODEL.A, W=np.full((8, 3), INF), noise=0.5)), "W"
+    yield (lambda: POP.excess_risk(np.full((8, 3), NAN))), "B_hat"
+    yield (lambda: hr.fit_head(np.full((6, 8), NAN), Y6)), "X"
+    yield (lambda: hr.conditional_risk(POP, np.full((6, 8), INF))), "X"
+    yield (lambda: head.spectral_filter(np.array([NAN, 1.0]), 5, 0.0)), "s"
+    yield (lambda: hr.Population(W=np.full((8, 3), NAN), eigvals=POP.eigvals,
+                                 eigvecs=POP.eigvecs, signal=POP.signal, B_star=POP.B_star,
+                                 Sigma_r=POP.Sigma_r)), "W"
+    yield (lambda: dh.stationary_distribution(np.full((2, 2), NAN))), "transition"
+    # wrong shapes / empty
+    yield (lambda: hr.HeadTuningModel(A=np.ones(3), W=MODEL.W, noise=0.5)), "A"
+    yield (lambda: hr.HeadTuningModel(A=np.ones((3, 2)), W=MODEL.W, noise=0.5)), "A"
+    yield (lambda: hr.HeadTuningModel(A=np.zeros((0, 0)), W=np.zeros((0, 0)), noise=1.0)), "A"
+    yield (lambda: hr.HeadTuningModel(A=MODEL.A, W=np.zeros((0, 3)), noise=0.5)), "W"
+    yield (lambda: POP.excess_risk(np.ones(3))), "B_hat"
+    yield (lambda: hr.fit_head(np.ones((6, 0)), Y6)), "X"
+    yield (lambda: hr.fit_head(X6, np.ones((6, 0)))), "Y"
+    yield (lambda: hr.fit_head(X6, np.ones(6))), "Y"
+    yield (lambda: hr.fit_head(np.ones((2, 6, 8)), np.ones((3, 6, 3)))), "Y"
+    yield (lambda: hr.conditional_risk(POP, np.ones(8))), "X"
+    yield (lambda: hr.conditional_risk(POP, np.ones((0, 8)))), "n"
+    yield (lambda: head.spectral_filter(np.array([]), 5, 0.0)), "s"
+    yield (lambda: head.spectral_filter(np.array([-1.0, 1.0]), 5, 0.0)), "s"
+    for field, bad in (("eigvals", np.ones(7)), ("eigvals", np.array([0.5, 2.0, 3.0])),
+                       ("eigvecs", np.ones((8, 2))), ("signal", -POP.signal),
+                       ("B_star", np.ones((3, 8))), ("Sigma_r", np.ones(3))):
+        kw = dict(W=POP.W, eigvals=POP.eigvals, eigvecs=POP.eigvecs, signal=POP.signal,
+                  B_star=POP.B_star, Sigma_r=POP.Sigma_r)
+        kw[field] = bad
+        yield (lambda kw=kw: hr.Population(**kw)), field
+    yield (lambda: hr.RiskEstimate(risks=np.ones(3), biases=np.ones(2), variances=np.ones(3),
+                                   irreducible=1.0)), "risks"
+    yield (lambda: hr.RiskEstimate(risks=np.ones(3), biases=np.ones(3), variances=np.ones(3),
+                                   irreducible=-1.0)), "irreducible"
+    yield (lambda: hr.RiskEstimate(risks=np.ones(0), biases=np.ones(0), variances=np.ones(0),
+                                   irreducible=1.0)), "risks"
+    for ps in ([], [0], [2.5], [5, 5], "abc", None, [[5, 6]], [NAN], [5, "a"]):
+        yield (lambda ps=ps: curves.risk_curve(10, 3, 0.5, ps, reps=3)), "ps"
+    yield (lambda: curves.figure1_curves(reps=3, ps=[])), "ps"
+    yield (lambda: dh.forward_filter(HMM, TOKENS.astype(float))), "tokens"
+    yield (lambda: dh.forward_filter(HMM, TOKENS[0])), "tokens"
+    yield (lambda: dh.forward_filter(HMM, TOKENS + 10)), "tokens"
+    yield (lambda: dh.forward_filter(HMM, np.zeros((0, 3), int))), "tokens"
+    yield (lambda: dh.bayes_loss(HMM, TOKENS[:, :1])), "tokens"
+    yield (lambda: dh.marginal_loss(HMM, TOKENS.astype(float))), "tokens"
+    yield (lambda: dh.stationary_distribution(np.ones((2, 3)) / 3)), "transition"
+    yield (lambda: dh.DiscreteHMM(np.array([1.5, -0.5]), np.eye(2), np.eye(2))), "initial"
+    yield (lambda: dh.DiscreteHMM(np.array([0.5, 0.5]), np.eye(2), np.array([1.0, 0.0]))), "emission"
+
+
+def _type_rows():
+    # the wrong kind of object where a model / population / curve is needed
+    for v in ([MODEL], POP, "model", None):
+        yield (lambda v=v: hr.population(v)), "model"
+        yield (lambda v=v: hr.simulate_risk(v, 10)), "model"
+    for v in ([POP], MODEL, None):
+        yield (lambda v=v: hr.conditional_risk(v, X6)), "pop"
+    for v in ([CURVE], None, {1: CURVE}):
+        yield (lambda v=v: plotting.theory_line(v)), "curve"
+    for v in ([CURVE], {}, {1: 3}, None):
+        yield (lambda v=v: plotting.risk_figure(v)), "curves"
+        yield (lambda v=v: plotting.figure1(v)), "curves"
+        yield (lambda v=v: plotting.figure2(v)), "curves"
+    for v in (["a"], {2: "a"}):
+        yield (lambda v=v: plotting.risk_figure({1: CURVE}, labels=v)), "labels"
+    for v in ((-1, 2), "ab", (1.0,), (NAN, 3)):
+        yield (lambda v=v: plotting.risk_figure({1: CURVE}, figsize=v)), "figsize"
+    for v in ("yes", 2, None):
+        yield (lambda v=v: CURVE.max_relative_deviation(total=v)), "total"
+    for v in (-1, 2.5, "a"):
+        yield (lambda v=v: CURVE.max_relative_deviation(outside=v)), "outside"
+    for v in ([HMM], "h", None):
+        yield (lambda v=v: dh.sample(v, 3, 5)), "hmm"
+        yield (lambda v=v: dh.forward_filter(v, TOKENS)), "hmm"
+        yield (lambda v=v: dh.marginal_loss(v)), "hmm"
+    yield (lambda: dh.sample(HMM, 3, 5, return_states=1)), "return_states"
+
+
+AUDIT = [*_size_rows(), *_real_rows(), *_choice_and_seed_rows(), *_array_rows(), *_type_rows()]
+
+
+@pytest.mark.parametrize("call, name", AUDIT)
+def test_audit_bad_input_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+# A bool is not a size, and a string or complex array is not an array of reals.
+# These need the two-line fix to hmmrisk/_validate.py proposed to the lead
+# (integer() rejecting bool, finite_array() naming the parameter when the
+# conversion fails); until it lands they are expected to fail.
+@pytest.mark.parametrize("call, name", [
+    (lambda: hr.make_model(True, 3, 0.5), "p"),
+    (lambda: MODEL.sample(3, reps=True), "reps"),
+    (lambda: curves.risk_curve(10, 3, 0.5, [True], reps=3), "ps"),
+    (lambda: dh.sample(HMM, True, 5), "n_sequences"),
+    (lambda: hr.fit_head("abc", Y6), "X"),
+    (lambda: hr.HeadTuningModel(A=MODEL.A + 0j, W=MODEL.W, noise=0.5), "A"),
+])
+def test_bool_sizes_and_non_real_arrays_are_rejected(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_population_constructor_accepts_what_population_builds():
+    again = hr.Population(W=POP.W, eigvals=POP.eigvals, eigvecs=POP.eigvecs, signal=POP.signal,
+                          B_star=POP.B_star, Sigma_r=POP.Sigma_r)
+    assert again.tr_Sigma_r == POP.tr_Sigma_r
+
+
+def test_spectral_filter_public_route_matches_the_head():
+    # the checked public filter gives the same head as fit_head's internal route
+    U, s, Vt = np.linalg.svd(X6, full_matrices=False)
+    B = Vt.T @ (head.spectral_filter(s, 6, 0.3)[:, None] * (U.T @ Y6))
+    np.testing.assert_allclose(B, hr.fit_head(X6, Y6, ridge=0.3), rtol=1e-12, atol=1e-14)
