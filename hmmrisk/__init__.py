@@ -10,12 +10,16 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 * :mod:`hmmrisk.theory`: Theorem 1, Definitions 1-3 (the predicted risk);
 * :mod:`hmmrisk.curves`, :mod:`hmmrisk.plotting`: risk against model size,
   theory and simulation, and the paper's Figures 1-2;
+* :mod:`hmmrisk.finite_n`: exact finite-n means against the asymptotic predictions;
+* :mod:`hmmrisk.sweet_spot`: the model size that minimises the total risk;
+* :mod:`hmmrisk.sweep`: theory and simulation over a grid of ``(n, p, d, sigma^2, rho)``,
+  serially or on any ``concurrent.futures.Executor`` (a Dask ``Client`` is one);
 * :mod:`hmmrisk.figure_data`: digests of the arrays behind each figure;
 * :mod:`hmmrisk.discrete_hmm`, :mod:`hmmrisk.transformer`,
   :mod:`hmmrisk.figure3`: the Transformer experiment of Figure 3 (imports torch,
   so not loaded here).
 
-The command line is ``python -m hmmrisk risk --help``.
+The command line is ``python -m hmmrisk {risk,figure,sweep} --help``.
 """
 
 from . import figure_data

@@ -1,0 +1,371 @@
+"""Theory and simulation over a grid of ``(n, p, d, sigma^2, rho)``, serially or on a cluster.
+
+:func:`sweep` evaluates the excess risk of the least-squares head at every
+point of the Cartesian product of the grid's axes, in this order (the first
+varies slowest): ``n``, ``p``, ``d``, ``noise`` (``sigma^2``), ``snr``
+(``rho``), ``embedding``.  It adds no formula of its own; each point calls
+the book's functions:
+
+* theory: for the orthogonal embedding Definition 3 ({prf:ref}`def-hmm-risk`,
+  :func:`hmmrisk.theory.definition3`: Theorem 1 exact for ``p < n - 1``,
+  ``inf`` at the threshold, Definition 2 in closed form for ``p > n``),
+  which equals :func:`hmmrisk.theory.predicted_risk` of every draw of that
+  model; for the Gaussian embedding :func:`~hmmrisk.theory.predicted_risk` on
+  the population (:func:`hmmrisk.population`) of the drawn model
+  (:func:`hmmrisk.make_model`);
+* simulation: :func:`hmmrisk.simulate_risk` over ``reps`` training sets,
+  skipped (``NaN``) for ``|p - n| <= band``, where the Monte Carlo mean is
+  useless exactly as in :mod:`hmmrisk.curves` ({prf:ref}`prop-moments`).
+
+Seeds
+-----
+Every point is an independent task.  Its model and its training sets come from
+``np.random.SeedSequence([seed, n, p, d, bits(sigma^2), bits(rho), e]).spawn(2)``
+(``bits`` = the 64-bit IEEE pattern of the float, ``e`` the index of the
+embedding in :data:`hmmrisk.hmm.EMBEDDINGS`), so a point's numbers depend only
+on the point and ``seed``: not on the rest of the grid, its order, or which
+worker runs it.  Unlike :func:`hmmrisk.curves.risk_curve` the points share no
+random numbers (no common encoders across ``sigma^2`` or ``n``), so a sweep
+row and a figure point with the same seed are two independent draws.
+
+Scaling out
+-----------
+``executor`` is anything with the :class:`concurrent.futures.Executor`
+``submit`` method; each point is one ``submit`` of a module-level (picklable)
+task and the results are put back in grid order, so the output is bitwise
+the same for every executor and number of workers (with single-threaded BLAS
+in every process; set ``OPENBLAS_NUM_THREADS=1``, which Dask's worker
+processes do by default).  On the local machine::
+
+    from concurrent.futures import ProcessPoolExecutor
+    import hmmrisk.sweep as sw
+
+    grid = dict(n=100, p=range(50, 351, 10), d=50, noise=(0.2, 0.5, 0.8))
+    with ProcessPoolExecutor(max_workers=2) as ex:
+        res = sw.sweep(grid, simulate=True, reps=200, seed=0, executor=ex)
+    res.to_csv("sweep.csv")
+
+On a Dask cluster, a :class:`distributed.Client` is such an executor.  A local
+one (two worker processes, one thread each)::
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client:
+        res = sw.sweep(grid, simulate=True, reps=200, seed=0, executor=client)
+
+On a real cluster connect with ``Client("tcp://scheduler:8786")`` (or the
+client of ``dask_jobqueue`` / ``dask_kubernetes``) instead; the workers need
+``hmmrisk`` installed (same version), nothing else.  The command line does the
+same on local processes: ``python -m hmmrisk sweep ... --workers N``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import numbers
+import os
+import struct
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as check
+from .hmm import EMBEDDINGS, make_model
+from .population import population
+from .risk import METHODS, simulate_risk
+from .theory import definition3, predicted_risk
+
+__all__ = ["AXES", "COLUMNS", "SweepResult", "grid_points", "point_seed", "sweep"]
+
+#: The grid's axes, in the order of the Cartesian product (the first varies slowest).
+AXES = ("n", "p", "d", "noise", "snr", "embedding")
+
+#: Columns of every row, in CSV order.
+COLUMNS = (
+    "n", "p", "d", "noise", "snr", "embedding", "formula",
+    "theory_bias", "theory_variance", "theory_risk", "irreducible", "theory_total",
+    "sim_risk", "sim_stderr", "sim_bias", "sim_variance", "sim_total", "sim_reps",
+)
+_INT = {"n", "p", "d", "sim_reps"}
+_STR = {"embedding", "formula"}
+
+_DEFAULTS = {"snr": 1.0, "embedding": "orthogonal"}
+
+
+# ---------------------------------------------------------------------------
+# Result
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class SweepResult:
+    """The rows of a sweep, in grid order.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One dict per grid point with the keys :data:`COLUMNS`:
+
+        * ``n, p, d, noise, snr, embedding``: the point;
+        * ``formula``: the theory used (``theorem1-exact``, ``threshold``,
+          ``definition2``; ``""`` without theory);
+        * ``theory_bias, theory_variance, theory_risk`` (excess risk, ``inf``
+          at the threshold), ``theory_total``: ``NaN`` without theory;
+        * ``irreducible``: ``tr Sigma_r`` of the point's model;
+        * ``sim_risk, sim_stderr, sim_bias, sim_variance, sim_total``: Monte
+          Carlo means and the standard error of ``sim_risk``; ``NaN`` when not
+          simulated (``simulate=False`` or ``|p - n| <= band``);
+        * ``sim_reps``: training sets simulated, ``0`` when not simulated.
+    """
+
+    rows: list
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> np.ndarray:
+        """One column as an array (``float``, ``int`` or ``str``)."""
+        check.choice("name", name, COLUMNS)
+        values = [row[name] for row in self.rows]
+        if name in _STR:
+            return np.array(values, dtype=str)
+        return np.array(values, dtype=np.int64 if name in _INT else float)
+
+    def to_csv(self, path=None) -> str | None:
+        """Write the rows as CSV with a header line.
+
+        Floats are written with ``repr`` (shortest round-trip form, ``inf``,
+        ``nan``), so :meth:`from_csv` reads back the same bits.
+
+        Parameters
+        ----------
+        path : str, path-like, file object or None
+            Where to write; ``None`` returns the CSV text instead.
+        """
+        buf = io.StringIO() if path is None else None
+        if path is None:
+            fh = buf
+        elif hasattr(path, "write"):
+            fh = path
+        elif isinstance(path, (str, os.PathLike)):
+            fh = open(path, "w", newline="", encoding="utf-8")
+        else:
+            raise ValueError(f"path must be a file name, a file object or None, got {path!r}")
+        try:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(COLUMNS)
+            for row in self.rows:
+                writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c]
+                                 for c in COLUMNS])
+        finally:
+            if fh is not buf and not hasattr(path, "write"):
+                fh.close()
+        return buf.getvalue() if buf is not None else None
+
+    @classmethod
+    def from_csv(cls, path) -> "SweepResult":
+        """Read a CSV written by :meth:`to_csv` (file name or file object)."""
+        if hasattr(path, "read"):
+            text = path.read()
+        elif isinstance(path, (str, os.PathLike)):
+            with open(path, encoding="utf-8", newline="") as fh:
+                text = fh.read()
+        else:
+            raise ValueError(f"path must be a file name or a file object, got {path!r}")
+        reader = csv.DictReader(io.StringIO(text))
+        if tuple(reader.fieldnames or ()) != COLUMNS:
+            raise ValueError(f"path must hold a sweep CSV with columns {COLUMNS}, "
+                             f"got header {reader.fieldnames!r}")
+        rows = []
+        for rec in reader:
+            rows.append({c: (rec[c] if c in _STR else int(rec[c]) if c in _INT else float(rec[c]))
+                         for c in COLUMNS})
+        return cls(rows)
+
+
+# ---------------------------------------------------------------------------
+# Grid and seeds
+# ---------------------------------------------------------------------------
+
+def _axis(name, value):
+    """One axis of the grid as a tuple of validated, distinct values."""
+    if isinstance(value, (str, bytes, numbers.Number)) or np.ndim(value) == 0:
+        values = [value]
+    else:
+        try:
+            values = list(value)
+        except TypeError:
+            raise ValueError(f"grid[{name!r}] must be a value or a sequence of values, "
+                             f"got {value!r}") from None
+    if not values:
+        raise ValueError(f"grid[{name!r}] must not be empty, got {value!r}")
+    if name == "n":
+        out = [check.integer("n", v, minimum=2) for v in values]
+    elif name in ("p", "d"):
+        out = [check.integer(name, v) for v in values]
+    elif name == "noise":
+        out = [check.noise(v) + 0.0 for v in values]           # + 0.0 turns -0.0 into 0.0
+    elif name == "snr":
+        out = [check.snr(v) for v in values]
+    else:
+        out = [check.choice("embedding", v, EMBEDDINGS) for v in values]
+    if len(set(out)) != len(out):
+        raise ValueError(f"grid[{name!r}] must not repeat a value, got {value!r}")
+    return tuple(out)
+
+
+def grid_points(grid) -> list:
+    """The points of ``grid`` in sweep order, as ``(n, p, d, noise, snr, embedding)`` tuples.
+
+    ``grid`` maps each of :data:`AXES` to one value or a sequence of distinct
+    values; ``n``, ``p``, ``d`` and ``noise`` are required, ``snr`` defaults
+    to 1 and ``embedding`` to ``"orthogonal"``.
+    """
+    if not hasattr(grid, "keys"):
+        raise ValueError(f"grid must be a mapping from {AXES} to values, got {type(grid).__name__}")
+    unknown = sorted(set(grid) - set(AXES))
+    if unknown:
+        raise ValueError(f"grid has unknown axes {unknown}; the axes are {list(AXES)}")
+    missing = [a for a in AXES if a not in grid and a not in _DEFAULTS]
+    if missing:
+        raise ValueError(f"grid must give the axes {missing} (got {sorted(grid)})")
+    axes = [_axis(a, grid[a] if a in grid else _DEFAULTS[a]) for a in AXES]
+    return list(itertools.product(*axes))
+
+
+def _bits(x: float) -> int:
+    return struct.unpack("<Q", struct.pack("<d", float(x)))[0]
+
+
+def point_seed(seed: int, point) -> np.random.SeedSequence:
+    """The seed sequence of one grid point (see the module docstring).
+
+    ``SeedSequence([seed, n, p, d, bits(noise), bits(snr), index(embedding)])``;
+    its two children seed :func:`hmmrisk.make_model` and
+    :func:`hmmrisk.simulate_risk`.
+    """
+    seed = check.integer("seed", seed, minimum=0)
+    n, p, d, noise, snr, embedding = point
+    return np.random.SeedSequence([seed, int(n), int(p), int(d), _bits(noise + 0.0), _bits(snr),
+                                   EMBEDDINGS.index(embedding)])
+
+
+# ---------------------------------------------------------------------------
+# One point (a module-level function: picklable for any executor)
+# ---------------------------------------------------------------------------
+
+def _run_point(task) -> dict:
+    """Evaluate one grid point; ``task = (point, theory, simulate, reps, seed, band, method)``."""
+    point, theory, simulate, reps, seed, band, method = task
+    n, p, d, noise, snr, embedding = point
+    nan = float("nan")
+    row = dict(zip(AXES, point))
+    row.update(formula="", theory_bias=nan, theory_variance=nan, theory_risk=nan,
+               irreducible=nan, theory_total=nan, sim_risk=nan, sim_stderr=nan,
+               sim_bias=nan, sim_variance=nan, sim_total=nan, sim_reps=0)
+    model_ss, sim_ss = point_seed(seed, point).spawn(2)
+    do_sim = simulate and abs(p - n) > band
+    model = None
+    if do_sim or (theory and embedding != "orthogonal"):
+        model = make_model(p, d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
+    if theory:
+        if embedding == "orthogonal":
+            pred = definition3(n, p, d, noise, snr)
+        else:
+            pred = predicted_risk(population(model), n)
+        row.update(formula=pred.formula, theory_bias=float(pred.bias),
+                   theory_variance=float(pred.variance), theory_risk=float(pred.risk),
+                   irreducible=float(pred.irreducible), theory_total=float(pred.total))
+    if do_sim:
+        est = simulate_risk(model, n, reps=reps, seed=np.random.default_rng(sim_ss), method=method)
+        if not theory:
+            row["irreducible"] = float(est.irreducible)
+        row.update(sim_risk=float(est.risk), sim_stderr=float(est.stderr),
+                   sim_bias=float(est.bias), sim_variance=float(est.variance),
+                   sim_total=float(est.risk) + row["irreducible"], sim_reps=int(est.reps))
+    elif not theory and model is None:
+        # simulation only, point inside the band: still report tr Sigma_r of the model
+        model = make_model(p, d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
+        row["irreducible"] = float(population(model).tr_Sigma_r)
+    return row
+
+
+# ---------------------------------------------------------------------------
+# The sweep
+# ---------------------------------------------------------------------------
+
+def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200, seed: int = 0,
+          band: int = 3, method: str = "conditional", executor=None, progress=None) -> SweepResult:
+    """Theory and/or Monte Carlo excess risk of the head at every point of ``grid``.
+
+    Parameters
+    ----------
+    grid : mapping
+        ``{"n": ..., "p": ..., "d": ..., "noise": ..., "snr": ..., "embedding": ...}``,
+        each a value or a sequence of distinct values (``snr`` defaults to 1,
+        ``embedding`` to ``"orthogonal"``); see :func:`grid_points`.
+    theory : bool
+        Evaluate the theory (Theorem 1 / threshold / Definition 2).
+    simulate : bool
+        Run :func:`hmmrisk.simulate_risk` (at least one of the two must be on).
+    reps : int
+        Training sets per simulated point, ``>= 2``.
+    seed : int
+        Base seed ``>= 0``; point seeds follow the module docstring.
+    band : int
+        Points with ``|p - n| <= band`` are not simulated (``>= 1``; the mean
+        risk is infinite for ``|p - n| <= 1``).
+    method : {"conditional", "fit"}
+        Passed to :func:`hmmrisk.simulate_risk`.
+    executor : concurrent.futures.Executor, distributed.Client or None
+        Runs the points (one ``submit`` each); ``None`` runs them here, one
+        after another.  The result does not depend on it.
+    progress : bool or None
+        tqdm progress bar on stderr: ``True`` always, ``False`` never,
+        ``None`` only if stderr is a terminal and the sweep lasts over half a
+        second.
+
+    Returns
+    -------
+    SweepResult
+        One row per point, in grid order.
+    """
+    points = grid_points(grid)
+    for name, value in (("theory", theory), ("simulate", simulate)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    if not (theory or simulate):
+        raise ValueError("theory and simulate are both False: nothing to compute")
+    reps = check.integer("reps", reps, minimum=2)
+    seed = check.integer("seed", seed, minimum=0)
+    band = check.integer("band", band, minimum=1)
+    check.choice("method", method, METHODS)
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise ValueError(f"executor must have a submit method (a concurrent.futures.Executor "
+                         f"or distributed.Client) or be None, got {type(executor).__name__}")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise ValueError(f"progress must be True, False or None, got {progress!r}")
+
+    tasks = [(pt, bool(theory), bool(simulate), reps, seed, band, method) for pt in points]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), desc="sweep", unit="pt", file=sys.stderr,
+               disable=(None if progress is None else not progress),
+               delay=(0.5 if progress is None else 0.0))
+    try:
+        if executor is None:
+            rows = []
+            for task in tasks:
+                rows.append(_run_point(task))
+                bar.update(1)
+        else:
+            futures = [executor.submit(_run_point, task) for task in tasks]
+            rows = []
+            for fut in futures:                     # grid order, whatever order they finish in
+                rows.append(fut.result())
+                bar.update(1)
+    finally:
+        bar.close()
+    return SweepResult(rows)
