@@ -17,6 +17,11 @@ the weights of ``B*`` on its eigenvectors and ``n`` for the sample size.
 * Definition 3 ({prf:ref}`def-hmm-risk`): Definition 2 for the orthogonal
   embedding in closed form in ``(n, p, d, sigma^2, rho)``, and per output
   coordinate in the proportional coordinates ``gamma = p/n``, ``psi = d/p``.
+* Ridge heads ({prf:ref}`def-ridge-risk`, {ref}`ch-ridge`), any ``p`` and
+  ``lam > 0``: ``kappa > lam`` solves
+  ``lam = kappa (1 - (1/n) sum_i s_i / (s_i + kappa))`` and the bias and
+  variance are those of Definition 2 on that ``kappa``
+  (:func:`ridge_risk`, :func:`ridge_orthogonal`, :func:`optimal_ridge`).
 
 Numerically stable forms are used throughout.  On the root of Definition 1,
 
@@ -627,3 +632,380 @@ def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
     return Prediction(float(d * (1 - noise) * (1 - tau) ** 2 / (1 - q)),
                       float(d * noise * q / (1 - q)), float(d * noise), "definition2")
 
+
+# ---------------------------------------------------------------------------
+# Ridge heads: the deterministic equivalent with lambda > 0 ({ref}`ch-ridge`)
+# ---------------------------------------------------------------------------
+#
+# The ridge head B_lam = (X^T X / n + lam I)^{-1} X^T Y / n
+# (:func:`hmmrisk.head.fit_head` with ``ridge=lam``).  Its deterministic
+# equivalent is Definition 2 with ``kappa`` moved off the interpolation
+# equation: ``kappa > lam`` solves
+#
+#     lam = kappa (1 - (1/n) sum_i s_i / (s_i + kappa)),
+#
+# i.e. ``g(kappa) = sum_i s_i/(s_i + kappa) + n lam / kappa - n = 0``, and on
+# that root
+#
+#     1 - D2 = lam / kappa + (kappa / n) sum_i s_i / (s_i + kappa)^2,
+#
+# a sum of two positive terms (no cancellation, for every p and lam > 0).
+# Internally a spectrum is a list of distinct eigenvalues with
+# multiplicities ``m_k`` (the unit block of the encoder noise is one entry),
+# so the two-point spectrum of the orthogonal embedding costs O(1) per point.
+
+#: ``formula`` of every :class:`Prediction` made by the ridge functions.
+RIDGE_FORMULA = "ridge"
+
+__all__ += ["RIDGE_FORMULA", "RidgePredictions", "optimal_ridge", "ridge_kappa",
+            "ridge_orthogonal", "ridge_risk"]
+
+
+@dataclass(frozen=True, eq=False)
+class RidgePredictions(Predictions):
+    """:class:`Predictions` of the ridge head, with the penalty and ``kappa``.
+
+    All arrays share one shape (the broadcast shape of the model sizes and
+    penalties asked for); ``formula`` is ``"ridge"`` everywhere.
+
+    Attributes
+    ----------
+    ridge : array
+        The penalty ``lam > 0`` of each point.
+    kappa : array
+        The root ``kappa > lam`` of the ridge ``kappa``-equation
+        ({prf:ref}`def-ridge-risk`).
+    """
+
+    ridge: np.ndarray
+    kappa: np.ndarray
+
+
+def _ridge_kappa(s, m, nn, lam, rtol=4 * np.finfo(float).eps, maxiter=400):
+    """Vectorised root of ``g(k) = sum_j m_j s_j/(s_j + k) + n lam/k - n``.
+
+    ``s`` and ``m`` are ``(M, k)`` (eigenvalues ``>= 0`` and multiplicities
+    ``>= 0``), ``nn`` and ``lam > 0`` are ``(M,)``.  ``g`` is strictly
+    decreasing and convex on ``k > 0``, from ``+inf`` to ``-n``, so the root is
+    unique.  It lies in ``[lo, hi]`` with ``lo = max(lam, s_min (P - n)/n)``
+    (the second term only when the rank ``P > n``: ``kappa`` increases with
+    ``lam`` from Definition 1's root) and ``hi = lam + sum_j m_j s_j / n``
+    (from ``kappa = lam + kappa df1(kappa)/n`` and ``kappa df1 <= tr Sigma_x``).
+    Newton's method from ``lo`` increases monotonically to the root
+    (convexity); a step leaving the bracket is replaced by geometric bisection.
+    It stops when the step is a few ulp or ``|g|`` is at the level of its own
+    rounding error.
+    """
+    pos = (s > 0) & (m > 0)
+    rank = np.where(pos, m, 0.0).sum(axis=-1)
+    s_min = np.where(pos, s, np.inf).min(axis=-1)
+    lo = np.maximum(lam, np.where(rank > nn, s_min * (rank - nn) / nn, 0.0))
+    hi = lam + np.where(pos, m * s, 0.0).sum(axis=-1) / nn
+    lo = np.minimum(lo, hi)
+    k = lo.copy()
+    done = np.zeros(k.shape, dtype=bool)
+    for _ in range(maxiter):
+        kk = k[:, None]
+        t = m * s / (s + kk)
+        df1, shrink = t.sum(axis=-1), nn * lam / k
+        g = df1 + shrink - nn
+        dg = -(t / (s + kk)).sum(axis=-1) - shrink / k
+        lo = np.where(g >= 0, k, lo)
+        hi = np.where(g <= 0, k, hi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = k - g / dg
+        inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
+        k_new = np.where(inside, newton, np.sqrt(lo * hi))
+        step_small = np.abs(k_new - k) <= rtol * k_new
+        # |g| at the level of its rounding error: k is a root to working precision
+        noise_level = np.abs(g) <= 8 * np.finfo(float).eps * (df1 + shrink + nn)
+        done = done | step_small | noise_level | (hi <= lo * (1 + rtol))
+        k = np.where(done & ~step_small, k, k_new)
+        if np.all(done):
+            break
+    return k
+
+
+def _ridge_core(s, m, b, nn, lam, tr):
+    """Bias, variance and ``kappa`` of the ridge deterministic equivalent (flat batches)."""
+    k = _ridge_kappa(s, m, nn, lam)
+    kk = k[:, None]
+    w = m * s / (s + kk) ** 2                                # m_j s_j / (s_j + kappa)^2
+    one_minus_d2 = lam / k + k * w.sum(axis=-1) / nn
+    d2 = (w * s).sum(axis=-1) / nn
+    bias = k**2 * (w * b).sum(axis=-1) / one_minus_d2
+    variance = tr * d2 / one_minus_d2
+    return bias, variance, k
+
+
+def _ridge_result(shape, p, bias, variance, tr, lam, k):
+    if shape == ():
+        return Prediction(float(bias[0]), float(variance[0]), float(tr[0]), RIDGE_FORMULA)
+    r = lambda a: np.asarray(a, dtype=float).reshape(shape)    # noqa: E731
+    return RidgePredictions(p=r(p), bias=r(bias), variance=r(variance), irreducible=r(tr),
+                            formula=np.full(shape, RIDGE_FORMULA), ridge=r(lam), kappa=r(k))
+
+
+def _ridge_spectrum(eigvals, n, ridge, n_unit, signal=None, tr_sigma_r=None):
+    """Validate a spectrum batch and a penalty array; flatten to one batch.
+
+    Returns ``(shape, s, m, b, nn, lam, tr, p)`` with ``s, m, b`` of shape
+    ``(M, r + 1)`` (the unit block appended as one entry of multiplicity
+    ``n_unit``) and the rest ``(M,)``, ``M = prod(shape)``.
+    """
+    s = _array("eigvals", eigvals, low=0.0)
+    if s.ndim not in (1, 2):
+        raise ValueError(f"eigvals must be a 1-d spectrum or a 2-d batch of spectra, got shape {s.shape}")
+    batch = () if s.ndim == 1 else (s.shape[0],)
+    s2 = np.atleast_2d(s)
+    ms = s2.shape[0]
+    b2 = np.zeros_like(s2)
+    if signal is not None:
+        b = _array("signal", signal, low=0.0)
+        if b.shape != s.shape:
+            raise ValueError(f"signal must have the shape of eigvals {s.shape}, got {b.shape}")
+        b2 = np.atleast_2d(b)
+
+    def per_spectrum(name, arr):
+        if arr.ndim > 1 or (arr.ndim == 1 and arr.size not in (1, ms)):
+            raise ValueError(f"{name} must be a scalar or have one entry per spectrum ({ms}), "
+                             f"got shape {arr.shape}")
+        return np.broadcast_to(arr.reshape(-1) if arr.ndim else arr, (ms,)).astype(float)
+
+    nu = per_spectrum("n_unit", _int_array("n_unit", n_unit, minimum=0))
+    nn = per_spectrum("n", _int_array("n", n, minimum=2))
+    tr = per_spectrum("tr_sigma_r", _array("tr_sigma_r", 0.0 if tr_sigma_r is None else tr_sigma_r,
+                                           low=0.0))
+    lam = _array("ridge", ridge, low=0.0, low_open=True)
+    rank = (s2 > 0).sum(axis=-1) + nu
+    if np.any(rank == 0):
+        raise ValueError("eigvals must hold at least one positive eigenvalue (or n_unit > 0), got none")
+    try:
+        shape = np.broadcast_shapes(batch, lam.shape)
+    except ValueError:
+        raise ValueError(f"ridge of shape {lam.shape} does not broadcast against the batch of "
+                         f"{ms} spectra") from None
+    idx = np.broadcast_to(np.arange(ms).reshape(batch), shape).ravel()
+    lam = np.broadcast_to(lam, shape).ravel().astype(float)
+    ones = np.ones((ms, 1))
+    s_all = np.hstack([s2, ones])
+    m_all = np.hstack([np.ones_like(s2), nu[:, None]])
+    b_all = np.hstack([b2, 0.0 * ones])
+    return (shape, s_all[idx], m_all[idx], b_all[idx], nn[idx], lam, tr[idx], rank[idx])
+
+
+def ridge_kappa(eigvals, n, ridge, n_unit=0):
+    """``kappa`` of the ridge deterministic equivalent ({prf:ref}`def-ridge-risk`).
+
+    The unique root ``kappa > lam`` of
+
+        lam = kappa (1 - (1/n) [sum_i s_i/(s_i + kappa) + n_unit/(1 + kappa)]),
+
+    for any number of eigenvalues (``p < n``, ``p = n`` or ``p > n``).  As
+    ``lam -> 0`` it tends to Definition 1's root ({prf:ref}`def-kappa`) when
+    ``p > n`` and to 0 (as ``lam n/(n - p)``) when ``p < n``.
+
+    Parameters
+    ----------
+    eigvals : (r,) or (m, r) array
+        Eigenvalues ``s_i >= 0`` of ``Sigma_x`` outside the unit block (zeros
+        add nothing: a batch may be zero-padded).
+    n : int or (m,) array of int
+        Sample size(s), ``n >= 2``.
+    ridge : float or array
+        ``lam > 0``; broadcast against the batch shape (``()`` for one
+        spectrum, ``(m,)`` for a batch).
+    n_unit : int or (m,) array of int
+        Multiplicity of the eigenvalue 1.
+
+    Returns
+    -------
+    float or array of the broadcast shape
+    """
+    shape, s, m, _, nn, lam, _, _ = _ridge_spectrum(eigvals, n, ridge, n_unit)
+    k = _ridge_kappa(s, m, nn, lam)
+    return float(k[0]) if shape == () else k.reshape(shape)
+
+
+def ridge_risk(eigvals, signal, n, tr_sigma_r, ridge, n_unit=0):
+    """Deterministic equivalent of the ridge head's risk ({prf:ref}`def-ridge-risk`).
+
+    With ``kappa > lam`` from :func:`ridge_kappa` and
+    ``D2 = (1/n) sum_i s_i^2 / (s_i + kappa)^2``,
+
+        bias     = kappa^2 sum_i s_i b_i / (s_i + kappa)^2 / (1 - D2),
+        variance = tr Sigma_r * D2 / (1 - D2),
+
+    computed with ``1 - D2 = lam/kappa + (kappa/n) sum_i s_i/(s_i + kappa)^2``
+    (Hastie, Montanari, Rosset & Tibshirani 2022; Bach 2024).  Valid for every
+    ``p`` and ``lam > 0``; ``lam -> 0`` gives Definition 2
+    ({prf:ref}`def-predicted-risk`) for ``p > n`` and the limit form of
+    Theorem 1 ({prf:ref}`thm-under`) for ``p < n``; ``lam -> inf`` gives bias
+    ``sum_i s_i b_i = ||B*||^2_{Sigma_x}`` and variance 0
+    ({prf:ref}`prop-ridge-limits`).
+
+    Parameters
+    ----------
+    eigvals, signal : (r,) or (m, r) arrays
+        Eigenvalues ``s_i >= 0`` outside the unit block and the weights
+        ``b_i = ||B*^T v_i||^2 >= 0`` of ``B*`` on their eigenvectors.
+    n : int or (m,) array of int
+        Sample size(s), ``n >= 2``.
+    tr_sigma_r : float or (m,) array
+        ``tr Sigma_r >= 0``.
+    ridge : float or array
+        ``lam > 0``, broadcast against the batch shape (``()`` or ``(m,)``):
+        a 1-d spectrum with an array of penalties sweeps ``lam``.
+    n_unit : int or (m,) array of int
+        Multiplicity of the eigenvalue 1, on which ``B*`` has no weight.
+
+    Returns
+    -------
+    Prediction (one spectrum, scalar ``ridge``) or RidgePredictions
+        ``formula`` is ``"ridge"``; ``p`` is the number of non-zero eigenvalues.
+    """
+    shape, s, m, b, nn, lam, tr, p = _ridge_spectrum(eigvals, n, ridge, n_unit, signal, tr_sigma_r)
+    bias, variance, k = _ridge_core(s, m, b, nn, lam, tr)
+    return _ridge_result(shape, p, bias, variance, tr, lam, k)
+
+
+def _ridge_two_point(n, p, d, noise, snr, ridge):
+    """Validated, flattened two-point spectra of the orthogonal embedding."""
+    n = check.integer("n", n, minimum=2)
+    d = check.integer("d", d)
+    p = _array("p", p, low=1.0)
+    lam = _array("ridge", ridge, low=0.0, low_open=True)
+    try:
+        shape = np.broadcast_shapes(p.shape, lam.shape)
+    except ValueError:
+        raise ValueError(f"p of shape {p.shape} and ridge of shape {lam.shape} do not broadcast") from None
+    p = np.broadcast_to(p, shape).ravel().astype(float)
+    lam = np.broadcast_to(lam, shape).ravel().astype(float)
+    s1, r, b1, tr = orthogonal_spectrum(p, d, noise, snr)
+    s = np.stack([s1, np.ones_like(s1)], axis=-1)
+    m = np.stack([r, p - r], axis=-1)
+    b = np.stack([b1, np.zeros_like(b1)], axis=-1)
+    return shape, s, m, b, np.full(p.size, float(n)), lam, tr, p
+
+
+def ridge_orthogonal(n, p, d, noise, snr=1.0, *, ridge):
+    """Ridge deterministic equivalent for the orthogonal embedding ({prf:ref}`def-ridge-risk`).
+
+    The two-point spectrum of :func:`orthogonal_spectrum` (``s1`` with
+    multiplicity ``r = min(p, d)`` and weight ``b1``, ``1`` with multiplicity
+    ``p - r`` and no weight) makes every sum two terms: the ``kappa``-equation
+    is the cubic
+
+        kappa^3 + [1 + s1 - lam - (r s1 + p - r)/n] kappa^2
+                + [s1 - lam (1 + s1) - s1 p/n] kappa - lam s1 = 0
+
+    with exactly one positive root, found by the safeguarded Newton iteration
+    of :func:`ridge_kappa`, O(1) per point.  ``p`` (non-integer allowed) and
+    ``ridge`` broadcast against each other, e.g. ``p[:, None]`` against
+    ``ridge[None, :]`` for a grid.
+
+    Returns
+    -------
+    Prediction (scalar ``p`` and ``ridge``) or RidgePredictions
+    """
+    shape, s, m, b, nn, lam, tr, p = _ridge_two_point(n, p, d, noise, snr, ridge)
+    bias, variance, k = _ridge_core(s, m, b, nn, lam, tr)
+    return _ridge_result(shape, p, bias, variance, tr, lam, k)
+
+
+def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
+    """The risk-minimising ridge penalty ``lam* >= 0`` for the orthogonal embedding ({ref}`ch-ridge`).
+
+    Minimises the excess risk of :func:`ridge_orthogonal` over
+    ``log lam in [log bounds[0], log bounds[1]]``, vectorised over ``p``: a
+    grid of ``grid`` log-spaced penalties locates the best cell, then a
+    golden-section search on the two neighbouring cells refines it (the
+    minimiser of a smooth function is determined only to about the square root
+    of the machine precision in relative terms, ~1e-8).  For ``p <= d``
+    (``Sigma_x`` a multiple of the identity, ``B*`` spread evenly over it) the
+    minimiser is ``lam* = tr Sigma_r / (n b1)`` exactly
+    ({prf:ref}`prop-ridge-optimal`), which the tests use as an independent
+    check.
+
+    If for some ``p > n`` the smallest risk on the grid is at its lower end,
+    the risk still increases at ``lam = bounds[0]``: among penalties
+    ``lam >= 0`` the minimum-norm head is best (the unconstrained optimum would
+    be ``lam <= 0``).  That point gets ``lam* = 0`` and Definition 2
+    ({prf:ref}`def-predicted-risk`, the ``lam -> 0`` limit,
+    {prf:ref}`prop-ridge-limits`), with ``formula = "definition2"``.
+
+    Parameters
+    ----------
+    n, p, d, noise, snr
+        As in :func:`ridge_orthogonal` (``p`` is flattened); ``noise < 1``
+        (for ``sigma^2 = 1``, ``B* = 0`` and the best penalty is infinite).
+    bounds : (float, float)
+        Search interval for ``lam``, ``0 < low < high``.
+    grid : int
+        Number of grid points, ``>= 5``.
+
+    Returns
+    -------
+    lam_star : float or 1-d array
+        The minimiser (``0.0`` where the minimum-norm head is best).
+    pred : Prediction or RidgePredictions
+        The predicted risk at ``lam_star``.
+
+    Raises
+    ------
+    ValueError
+        If the minimum lies at the upper end of ``bounds``, or at the lower end
+        for some ``p <= n`` (widen ``bounds``), or an argument is out of range.
+    """
+    noise = check.real("noise", noise, low=0.0, high=1.0, high_open=True)
+    n = check.integer("n", n, minimum=2)
+    grid = check.integer("grid", grid, minimum=5)
+    try:
+        low, high = bounds
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds must be a pair (low, high), got {bounds!r}") from None
+    low = check.real("bounds[0]", low, low=0.0, low_open=True)
+    high = check.real("bounds[1]", high, low=low, low_open=True)
+    scalar = np.ndim(p) == 0
+    p = np.atleast_1d(_array("p", p, low=1.0)).ravel().astype(float)
+    logs = np.linspace(np.log(low), np.log(high), grid)
+    risk = ridge_orthogonal(n, p[:, None], d, noise, snr, ridge=np.exp(logs)[None, :]).risk
+    j = np.argmin(risk, axis=1)
+    zero = (j == 0) & (p > n)
+    bad = ((j == 0) & ~zero) | (j == grid - 1)
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        where = "lower" if j[i] == 0 else "upper"
+        raise ValueError(f"the best ridge for p = {p[i]:g} lies at the {where} end of "
+                         f"bounds={bounds!r}; widen bounds")
+    j = np.clip(j, 1, grid - 2)
+    a, c = logs[j - 1], logs[j + 1]
+    golden = (np.sqrt(5.0) - 1.0) / 2.0
+    x1, x2 = c - golden * (c - a), a + golden * (c - a)
+    f = lambda x: ridge_orthogonal(n, p, d, noise, snr, ridge=np.exp(x)).risk   # noqa: E731
+    f1, f2 = f(x1), f(x2)
+    while np.max(c - a) > 1e-10:
+        left = f1 <= f2                       # the minimum is in [a, x2]
+        a, c = np.where(left, a, x1), np.where(left, x2, c)
+        x1n = np.where(left, c - golden * (c - a), x2)
+        x2n = np.where(left, x1, a + golden * (c - a))
+        fn = f(np.where(left, x1n, x2n))
+        f1, f2 = np.where(left, fn, f2), np.where(left, f1, fn)
+        x1, x2 = x1n, x2n
+    lam_star = np.exp(0.5 * (a + c))
+    pred = ridge_orthogonal(n, p, d, noise, snr, ridge=lam_star)
+    if np.any(zero):
+        lam_star[zero] = 0.0
+        s1, r, b1, tr = orthogonal_spectrum(p[zero], d, noise, snr)
+        bias, variance = _over_two_point(float(n), p[zero], r, s1, b1, tr)
+        arrays = {k: getattr(pred, k).copy() for k in ("bias", "variance", "ridge", "kappa", "formula")}
+        arrays["bias"][zero], arrays["variance"][zero] = bias, variance
+        arrays["ridge"][zero] = 0.0
+        arrays["kappa"][zero] = _kappa_two_point(float(n), p[zero], r, s1)
+        arrays["formula"] = arrays["formula"].astype(object)
+        arrays["formula"][zero] = "definition2"
+        arrays["formula"] = arrays["formula"].astype(str)
+        pred = RidgePredictions(p=pred.p, irreducible=pred.irreducible, **arrays)
+    if scalar:
+        return float(lam_star[0]), pred[0]
+    return lam_star, pred
