@@ -1,11 +1,20 @@
 # Two commands, each doing its own set-up on a fresh machine:
 #   make book   build the book from a clean _build (warnings are errors)
 #   make test   unit tests + every chapter through nbmake + a clean -n -W build
+#               + every page of that build in headless Chromium
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB_FLAGS := -n -W --keep-going
+# Debian's chromium, driven by playwright in tests/test_browser.py (never a
+# browser download); installed with apt-get when missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Digests of the data behind every figure (hmmrisk.figure_data.record): the
+# nbmake run writes them here; the book build of the same `make test` writes
+# its own to _build/figure-data/book and tests/test_book.py compares the two.
+FIGURE_DATA := $(CURDIR)/_build/figure-data/nbmake
 # The Monte Carlo batches many small matrices; multi-threaded BLAS only adds
 # contention on such work (and the Transformer chapter runs its own workers).
 export OPENBLAS_NUM_THREADS ?= 1
@@ -17,13 +26,25 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser test (apt-get)..."
+	@$(SUDO) apt-get update -qq >/dev/null
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		chromium >/dev/null
+	@test -x $(CHROMIUM)
+
 book: $(STAMP)
 	rm -rf _build
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
-test: $(STAMP)
-	$(BIN)/python -m pytest tests chapters --nbmake --nbmake-timeout=900
+# Chapters first (nbmake writes the first set of figure digests), then the
+# tests, whose session fixture builds the book into _build once for
+# tests/test_book.py and tests/test_browser.py (screenshots: _build/screenshots).
+test: $(STAMP) $(CHROMIUM)
+	rm -rf _build
+	HMMRISK_FIGURE_DATA=$(FIGURE_DATA) HMMRISK_CHROMIUM=$(CHROMIUM) \
+		$(BIN)/python -m pytest chapters tests --nbmake --nbmake-timeout=900
 
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/bench_risk.py

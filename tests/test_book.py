@@ -1,27 +1,26 @@
 """The whole book builds from scratch with warnings as errors (-n -W --keep-going).
 
-This executes every chapter again inside Jupyter Book and fails on a failing
-cell, a broken reference, a missing glue key or a bad citation.  It builds
-into a temporary folder so the reader's ``_build`` is left alone.
+The ``book`` fixture (``conftest.py``) executes every chapter again inside
+Jupyter Book; the build fails on a failing cell, a broken reference, a missing
+glue key or a bad citation.  The same build records the digest of the data
+behind every figure, which must equal the digests of the nbmake execution of
+the same session (two clean runs with the same seeds plot the same numbers).
 """
 
-import shutil
-import subprocess
-import sys
+import os
+import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import pytest
+
+from hmmrisk import figure_data
+
+FIGURE_ID = re.compile(r'<figure\b[^>]*\bid="(fig-[^"]+)"')
 
 
-def test_book_builds_clean_with_warnings_as_errors(tmp_path):
-    jb = Path(sys.executable).with_name("jupyter-book")
-    assert jb.exists(), f"jupyter-book not installed next to {sys.executable}"
-    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(tmp_path),
-                           "-n", "-W", "--keep-going"],
-                          capture_output=True, text=True, cwd=ROOT)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-6000:]
-    html = tmp_path / "_build" / "html"
+def test_book_builds_clean_with_warnings_as_errors(book):
+    assert book.returncode == 0, book.log[-6000:]
+    html = book.html
     assert (html / "index.html").exists()
     # every chapter rendered its statements, numbered as in the paper, and its
     # computed figures (an <img> each; a figure that failed shows as text)
@@ -35,4 +34,60 @@ def test_book_builds_clean_with_warnings_as_errors(tmp_path):
         assert "&lt;Figure size" not in text, page
         for statement in statements:
             assert f'caption-number">{statement} <' in text, (page, statement)
-    shutil.rmtree(tmp_path / "_build" / ".jupyter_cache", ignore_errors=True)
+
+
+def test_book_serves_mathjax_itself(book):
+    """No page loads MathJax (or any script) from a CDN: the site works offline."""
+    assert (book.html / "_static" / "mathjax" / "tex-chtml.js").exists()
+    for page in sorted(book.html.rglob("*.html")):
+        text = page.read_text()
+        remote = re.findall(r'<script[^>]*\bsrc="((?:https?:)?//[^"]+)"', text)
+        assert not remote, (page.relative_to(book.html), remote)
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.name.removesuffix(".sha256"): p.read_text().strip()
+            for p in sorted(folder.glob("*.sha256"))}
+
+
+def test_two_clean_executions_give_identical_figure_data(book):
+    """nbmake and the book build plot bit-identical arrays in every figure.
+
+    ``make test`` runs nbmake with ``HMMRISK_FIGURE_DATA`` naming one folder
+    and the ``book`` fixture builds with another; each figure cell writes the
+    SHA-256 of its arrays (``hmmrisk.figure_data.record``) to both.
+    """
+    nbmake_folder = os.environ.get(figure_data.ENV)
+    if not nbmake_folder:
+        pytest.skip(f"{figure_data.ENV} is not set: `make test` sets it for the nbmake "
+                    "run of the chapters that this test compares with the book build")
+    nbmake = Path(nbmake_folder).resolve()
+    assert nbmake != book.figure_data.resolve()
+    assert book.returncode == 0, "the book build failed; see test_book_builds_clean..."
+    first, second = _digests(nbmake), _digests(book.figure_data)
+    assert first, (f"nbmake wrote no figure digest to {nbmake}: run the chapters "
+                   f"(pytest chapters --nbmake) before the tests, as `make test` does")
+    assert second, f"the book build wrote no figure digest to {book.figure_data}"
+    only_nbmake = sorted(set(first) - set(second))
+    only_book = sorted(set(second) - set(first))
+    assert not only_nbmake and not only_book, (
+        f"figures recorded by one run only: nbmake {only_nbmake}, book build {only_book}")
+    differ = sorted(name for name in first if first[name] != second[name])
+    assert not differ, f"figure data differ between two clean executions: {differ}"
+
+
+def test_every_figure_page_records_its_data(book):
+    """Each digest is named after a figure of the book, and each page that
+    shows a numbered figure records the data of at least one of them."""
+    assert book.returncode == 0, "the book build failed; see test_book_builds_clean..."
+    second = _digests(book.figure_data)
+    figures = {}
+    for page in sorted(book.html.rglob("*.html")):
+        ids = set(FIGURE_ID.findall(page.read_text()))
+        if ids:
+            figures[str(page.relative_to(book.html))] = ids
+    all_ids = set().union(*figures.values())
+    unknown = sorted(set(second) - all_ids)
+    assert not unknown, f"digests named after no figure of the book: {unknown}"
+    missing = sorted(page for page, ids in figures.items() if not ids & set(second))
+    assert not missing, f"pages with figures but no figure-data digest: {missing}"

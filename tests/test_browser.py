@@ -1,0 +1,255 @@
+"""Every page of the built book, opened in a real browser (headless Chromium).
+
+The ``book`` fixture's ``_build/html`` is served on 127.0.0.1 and each page is
+loaded in Debian's ``chromium`` (driven by playwright; no browser download).
+A page passes when
+
+* MathJax has finished (``MathJax.startup.promise``), every ``math`` element
+  was typeset, no ``mjx-merror`` is shown and no raw TeX (``$$``, ``\\(``,
+  ``\\[``, ``$x$``) is left in the text outside code;
+* every ``<img>`` has loaded (``complete`` and ``naturalWidth > 0``);
+* the browser logged no console error and the page threw no exception;
+* every link to the same site resolves: the file is served (HTTP 200) and the
+  ``#fragment``, if any, is the id of an element of that page.
+
+A full-page screenshot of each page goes to ``_build/screenshots/<page>.png``.
+``make test`` installs ``chromium`` with apt-get when it is missing; the
+environment variable ``HMMRISK_CHROMIUM`` names another binary.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urljoin
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("HMMRISK_CHROMIUM", "/usr/bin/chromium")
+# No network here: stop Chromium's own background connections (updates, sync,
+# QUIC probes), whose failures would otherwise show up as noise.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+# pages Sphinx writes besides the chapters
+GENERATED = ["index.html", "genindex.html", "search.html", "prf-prf.html"]
+
+
+def _toc_pages() -> list[str]:
+    """The book's pages, in table-of-contents order, as paths of ``_build/html``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [f"{Path(f).with_suffix('')}.html" for f in files]
+
+
+PAGES = _toc_pages() + GENERATED
+
+
+# -- the server and the browser ---------------------------------------------
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest's output clean
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # the browser may drop a connection it no longer needs (a font, a
+        # page it navigated away from); that is no failure of the site
+        import sys
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@pytest.fixture(scope="module")
+def site(book):
+    """Base URL of ``_build/html`` served on a free port of 127.0.0.1."""
+    if not (book.html / "index.html").exists():
+        pytest.fail(f"the book build produced no site:\n{book.log[-4000:]}")
+    handler = functools.partial(_QuietHandler, directory=str(book.html))
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium "
+                    "(apt-get install chromium), or set HMMRISK_CHROMIUM")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# -- link targets --------------------------------------------------------------
+
+class _Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids = set()
+
+    def handle_starttag(self, tag, attrs):
+        for key, value in attrs:
+            if key == "id" or (tag == "a" and key == "name"):
+                self.ids.add(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _fetch_ids(url: str) -> tuple[int, frozenset]:
+    """HTTP status of ``url`` and the ids of its elements."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, frozenset()
+    parser = _Ids()
+    if url.endswith((".html", "/")):
+        parser.feed(body.decode("utf-8", errors="replace"))
+    return status, frozenset(parser.ids)
+
+
+def _broken_links(hrefs: list[str], base: str) -> list[str]:
+    broken = []
+    for href in sorted(set(hrefs)):
+        if not href.startswith(base):
+            continue  # another site (GitHub, Binder, Colab, DOIs): not ours to check
+        url, fragment = urldefrag(href)
+        status, ids = _fetch_ids(url)
+        if status != 200:
+            broken.append(f"{href} (HTTP {status})")
+        elif fragment and unquote(fragment) not in ids:
+            broken.append(f"{href} (no element with id {unquote(fragment)!r})")
+    return broken
+
+
+# -- the page checks -----------------------------------------------------------
+
+_INSPECT = r"""
+async () => {
+  const mathjax = typeof window.MathJax !== "undefined" && window.MathJax.startup
+                  && window.MathJax.startup.promise;
+  if (mathjax) { await window.MathJax.startup.promise; }
+  // load lazy images too, then wait until every image has settled
+  for (const img of document.images) { img.loading = "eager"; }
+  await Promise.all([...document.images].map(img => img.complete ? null :
+      new Promise(done => { img.addEventListener("load", done);
+                            img.addEventListener("error", done); })));
+  // text outside code, scripts and typeset math
+  const skip = "pre, code, script, style, textarea, mjx-container, .highlight";
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.parentElement.closest(skip)) { texts.push(node.nodeValue); }
+  }
+  return {
+    mathjax: !!mathjax,
+    mathElements: document.querySelectorAll(".math").length,
+    untypeset: [...document.querySelectorAll(".math")]
+        .filter(el => !el.querySelector("mjx-container") && !el.closest("mjx-container"))
+        .map(el => el.textContent.slice(0, 80)),
+    merrors: [...document.querySelectorAll("mjx-merror")]
+        .map(el => el.getAttribute("data-mjx-error") || el.textContent.slice(0, 80)),
+    // MathJax's noundefined package shows an unknown macro as red text
+    undefinedMacros: [...document.querySelectorAll('mjx-assistive-mml mtext[mathcolor="red"]')]
+        .map(el => el.textContent).filter(t => t.startsWith("\\")),
+    images: [...document.images].map(img => ({
+        src: img.currentSrc || img.src, ok: img.complete && img.naturalWidth > 0})),
+    links: [...document.querySelectorAll("a[href]")].map(a => a.href),
+    text: texts.join(" "),
+  };
+}
+"""
+REFRESH = re.compile(r'<meta[^>]*http-equiv="refresh"[^>]*url=([^"\s]+)"', re.I)
+RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\s][^$]{0,200}?\$")
+
+
+def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[str]:
+    """Load one page and return what is wrong with it (empty list: nothing)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text} "
+                                                  f"({msg.location.get('url', '')})")
+            if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.on("requestfailed", lambda req: errors.append(
+        f"request failed: {req.url} ({req.failure})"))
+    try:
+        response = page.goto(site + page_path, wait_until="load")
+        if response is None or response.status != 200:
+            return [f"HTTP {response.status if response else 'no response'}"]
+        with urllib.request.urlopen(site + page_path, timeout=30) as raw:
+            refresh = REFRESH.search(raw.read().decode("utf-8", errors="replace"))
+        if refresh:
+            # index.html only redirects to the first page: check where it lands
+            target = urljoin(site + page_path, refresh.group(1))
+            page.wait_for_url(target, wait_until="load")
+        info = page.evaluate(_INSPECT)
+        page.wait_for_load_state("networkidle")
+        screenshots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshots / f"{Path(page_path).stem}.png"), full_page=True)
+    finally:
+        page.close()
+    problems = []
+    if info["mathElements"] and not info["mathjax"]:
+        problems.append(f"{info['mathElements']} math elements but MathJax did not start")
+    problems += [f"math not typeset: {t!r}" for t in info["untypeset"]]
+    problems += [f"MathJax error: {t!r}" for t in info["merrors"]]
+    problems += [f"undefined TeX macro: {t}" for t in info["undefinedMacros"]]
+    problems += [f"raw TeX in the text: {m.group(0)[:80]!r}"
+                 for m in RAW_TEX.finditer(info["text"])]
+    problems += [f"image not loaded: {img['src']}" for img in info["images"] if not img["ok"]]
+    problems += errors
+    problems += [f"broken link: {b}" for b in _broken_links(info["links"], site)]
+    return problems
+
+
+@pytest.mark.parametrize("page_path", PAGES)
+def test_page_renders_in_a_real_browser(browser, site, book, page_path):
+    assert (book.html / page_path).exists(), f"{page_path} was not built"
+    problems = list(dict.fromkeys(_check_page(browser, site, page_path, book.screenshots)))
+    shown = problems[:40] + ([f"... and {len(problems) - 40} more"] if len(problems) > 40 else [])
+    assert not problems, f"{page_path}:\n  " + "\n  ".join(shown)
+
+
+def test_every_built_page_is_checked(book):
+    """No page of the site escapes the browser check above."""
+    built = {str(p.relative_to(book.html)) for p in book.html.rglob("*.html")
+             if not any(part.startswith("_") or part == "reports"
+                        for part in p.relative_to(book.html).parts)}
+    assert built <= set(PAGES), f"pages the browser test does not visit: {sorted(built - set(PAGES))}"
