@@ -19,7 +19,7 @@ FIGURE_DATA := $(CURDIR)/_build/figure-data/nbmake
 # contention on such work (and the Transformer chapter runs its own workers).
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: book test bench clean
+.PHONY: book preview test bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,21 @@ $(CHROMIUM):
 
 book: $(STAMP)
 	rm -rf _build
+	mkdir -p _build && touch _build/.built-from
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "Book built: $(CURDIR)/_build/html/index.html"
+
+# Warm rebuild for authors: Sphinx re-reads, and so re-executes, only the
+# chapters whose source changed since the last build.  Sphinx cannot see a
+# change in hmmrisk/, the pins or the configuration, so any of those (or a
+# _build of unknown origin) wipes _build first: a preview never shows a figure
+# computed by older code.  The truth is still `make book`.
+preview: $(STAMP)
+	@if [ ! -e _build/.built-from ] || [ -n "$$(find hmmrisk/*.py requirements.txt pyproject.toml _config.yml _toc.yml references.bib -newer _build/.built-from -print -quit)" ]; then \
+		echo "hmmrisk or the configuration changed: cold build"; rm -rf _build; fi
+	mkdir -p _build && touch _build/.built-from.new
+	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	mv _build/.built-from.new _build/.built-from
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
 # Chapters first (nbmake writes the first set of figure digests), then the
@@ -44,7 +58,7 @@ book: $(STAMP)
 test: $(STAMP) $(CHROMIUM)
 	rm -rf _build
 	HMMRISK_FIGURE_DATA=$(FIGURE_DATA) HMMRISK_CHROMIUM=$(CHROMIUM) \
-		$(BIN)/python -m pytest chapters tests --nbmake --nbmake-timeout=900
+		$(BIN)/python -m pytest chapters tests --nbmake --nbmake-timeout=900 --durations=12
 
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/bench_risk.py
