@@ -1002,10 +1002,10 @@ def _errorbar(ax, widths, mean, lo, hi, style, offset=1.0):
 
 
 def _log_ticks(ax):
-    """Readable tick labels (1, 2, 5, 10, 20, ...) on a log y-axis."""
+    """Readable tick labels (1, 2, 3, 5, 10, 20, 30, ...) on a log y-axis."""
     from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
 
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 

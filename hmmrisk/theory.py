@@ -227,9 +227,7 @@ def _solve_kappa(s, n_unit, n, rtol=4 * np.finfo(float).eps, maxiter=200):
     ``s`` is ``(m, r)`` with entries ``>= 0`` (zeros add nothing), ``n_unit``
     and ``n`` are ``(m,)``.  ``g`` is strictly decreasing and convex on
     ``k > 0``, and the root lies in ``[s_min (p-n)/n, s_max (p-n)/n]``
-    ({prf:ref}`def-kappa`).  Newton's method started at the lower end of the
-    bracket increases monotonically to the root (convexity); a step that would
-    leave the bracket is replaced by a geometric bisection.
+    ({prf:ref}`def-kappa`); :func:`_newton_in_bracket` finds it.
     """
     pos = s > 0
     rank = pos.sum(axis=-1) + n_unit
@@ -238,16 +236,36 @@ def _solve_kappa(s, n_unit, n, rtol=4 * np.finfo(float).eps, maxiter=200):
     s_min = np.where(pos, s, np.inf).min(axis=-1)
     s_min = np.where(unit, np.minimum(s_min, 1.0), s_min)
     excess = (rank - n) / n
-    lo, hi = s_min * excess, s_max * excess
+
+    def g_dg(k):
+        kk = k[:, None]
+        t = s / (s + kk)
+        df = t.sum(axis=-1) + n_unit / (1.0 + k)
+        return df - n, -(t / (s + kk)).sum(axis=-1) - n_unit / (1.0 + k) ** 2, df + n
+
+    # lo == hi: one distinct eigenvalue, and lo is the root exactly
+    return _newton_in_bracket(g_dg, s_min * excess, s_max * excess, rtol, maxiter)
+
+
+def _newton_in_bracket(g_dg, lo, hi, rtol, maxiter):
+    """Vectorised root of a decreasing convex ``g`` in the brackets ``[lo, hi]``.
+
+    ``g_dg(k)`` returns ``(g, g', scale)`` with ``scale`` the size of the
+    terms summed into ``g`` (for the rounding-error test).  Newton's method
+    started at ``lo`` increases monotonically to the root (convexity); a step
+    that would leave the bracket is replaced by a geometric bisection.  A
+    point stops when its step is a few ulp, when ``|g|`` is at the level of its
+    own rounding error, or when its bracket has collapsed.  Shared by
+    Definition 1 ({prf:ref}`def-kappa`) and the ridge equation
+    ({prf:ref}`def-ridge-risk`).
+    """
+    lo = np.minimum(lo, hi)
     k = lo.copy()
-    done = lo >= hi * (1 - rtol)                         # one distinct eigenvalue: exact
+    done = lo >= hi * (1 - rtol)
     for _ in range(maxiter):
         if np.all(done):
             break
-        kk = k[:, None]
-        t = s / (s + kk)
-        g = t.sum(axis=-1) + n_unit / (1.0 + k) - n
-        dg = -(t / (s + kk)).sum(axis=-1) - n_unit / (1.0 + k) ** 2
+        g, dg, scale = g_dg(k)
         lo = np.where(g >= 0, k, lo)
         hi = np.where(g <= 0, k, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -255,7 +273,8 @@ def _solve_kappa(s, n_unit, n, rtol=4 * np.finfo(float).eps, maxiter=200):
         inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
         k_new = np.where(inside, newton, np.sqrt(lo * hi))
         step_small = np.abs(k_new - k) <= rtol * k_new
-        done = done | step_small | (g == 0) | (hi <= lo * (1 + rtol))
+        at_noise = np.abs(g) <= 8 * np.finfo(float).eps * scale
+        done = done | step_small | at_noise | (hi <= lo * (1 + rtol))
         k = np.where(done & ~step_small, k, k_new)
     return k
 
@@ -691,39 +710,21 @@ def _ridge_kappa(s, m, nn, lam, rtol=4 * np.finfo(float).eps, maxiter=400):
     (the second term only when the rank ``P > n``: ``kappa`` increases with
     ``lam`` from Definition 1's root) and ``hi = lam + sum_j m_j s_j / n``
     (from ``kappa = lam + kappa df1(kappa)/n`` and ``kappa df1 <= tr Sigma_x``).
-    Newton's method from ``lo`` increases monotonically to the root
-    (convexity); a step leaving the bracket is replaced by geometric bisection.
-    It stops when the step is a few ulp or ``|g|`` is at the level of its own
-    rounding error.
+    :func:`_newton_in_bracket` finds it.
     """
     pos = (s > 0) & (m > 0)
     rank = np.where(pos, m, 0.0).sum(axis=-1)
     s_min = np.where(pos, s, np.inf).min(axis=-1)
     lo = np.maximum(lam, np.where(rank > nn, s_min * (rank - nn) / nn, 0.0))
     hi = lam + np.where(pos, m * s, 0.0).sum(axis=-1) / nn
-    lo = np.minimum(lo, hi)
-    k = lo.copy()
-    done = np.zeros(k.shape, dtype=bool)
-    for _ in range(maxiter):
+
+    def g_dg(k):
         kk = k[:, None]
         t = m * s / (s + kk)
         df1, shrink = t.sum(axis=-1), nn * lam / k
-        g = df1 + shrink - nn
-        dg = -(t / (s + kk)).sum(axis=-1) - shrink / k
-        lo = np.where(g >= 0, k, lo)
-        hi = np.where(g <= 0, k, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = k - g / dg
-        inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
-        k_new = np.where(inside, newton, np.sqrt(lo * hi))
-        step_small = np.abs(k_new - k) <= rtol * k_new
-        # |g| at the level of its rounding error: k is a root to working precision
-        noise_level = np.abs(g) <= 8 * np.finfo(float).eps * (df1 + shrink + nn)
-        done = done | step_small | noise_level | (hi <= lo * (1 + rtol))
-        k = np.where(done & ~step_small, k, k_new)
-        if np.all(done):
-            break
-    return k
+        return df1 + shrink - nn, -(t / (s + kk)).sum(axis=-1) - shrink / k, df1 + shrink + nn
+
+    return _newton_in_bracket(g_dg, lo, hi, rtol, maxiter)
 
 
 def _ridge_core(s, m, b, nn, lam, tr):
