@@ -302,30 +302,8 @@ def _risk_figure(args, curves, plotting):
     """Figures 1-2: the chapter's calls, with the axis the paper varies overridable."""
     kw = dict(reps=args.reps, ps=args.ps, seed=args.seed)
     if args.number == 1:
-        if args.noises is None:
-            data = curves.figure1_curves(**kw)
-        else:   # figure1_curves with other sigma^2: the same risk_curve calls
-            cfg = curves.FIGURE1
-            data = {s: curves.risk_curve(cfg["n"], cfg["d"], s, cfg["ps"] if args.ps is None else args.ps,
-                                         snr=cfg["snr"], reps=cfg["reps"] if args.reps is None else args.reps,
-                                         seed=cfg["seed"] if args.seed is None else args.seed)
-                    for s in _distinct("noises", args.noises)}
-        return plotting.figure1(data)
-    if args.ns is None:
-        data = curves.figure2_curves(**kw)
-    else:       # figure2_curves with other n
-        cfg = curves.FIGURE2
-        data = {n: curves.risk_curve(n, cfg["d"], cfg["noise"], cfg["ps"] if args.ps is None else args.ps,
-                                     snr=cfg["snr"], reps=cfg["reps"] if args.reps is None else args.reps,
-                                     seed=cfg["seed"] if args.seed is None else args.seed)
-                for n in _distinct("ns", args.ns)}
-    return plotting.figure2(data)
-
-
-def _distinct(name, values):
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must not repeat a value, got {values}")
-    return values
+        return plotting.figure1(curves.figure1_curves(**kw, noises=args.noises))
+    return plotting.figure2(curves.figure2_curves(**kw, ns=args.ns))
 
 
 # ---------------------------------------------------------------------------

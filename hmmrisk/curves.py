@@ -190,24 +190,36 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
                      sim_bias=sim[2], sim_variance=sim[3], excluded=excluded)
 
 
-def figure1_curves(reps: int | None = None, ps=None, seed: int | None = None) -> dict:
+def figure1_curves(reps: int | None = None, ps=None, seed: int | None = None,
+                   noises=None) -> dict:
     """Figure 1: ``{sigma^2: RiskCurve}`` with :data:`FIGURE1`'s parameters.
 
-    ``reps``, ``ps`` and ``seed`` override the defaults (e.g. for a quick run).
+    ``reps``, ``ps``, ``seed`` and ``noises`` (the values of ``sigma^2``, one
+    curve each) override the defaults, e.g. for a quick run or from
+    ``python -m hmmrisk figure 1``.
     """
     cfg = FIGURE1
     ps = cfg["ps"] if ps is None else ps
     reps = cfg["reps"] if reps is None else reps
     seed = cfg["seed"] if seed is None else seed
+    noises = cfg["noises"] if noises is None else _distinct("noises", noises)
     return {noise: risk_curve(cfg["n"], cfg["d"], noise, ps, snr=cfg["snr"], reps=reps, seed=seed)
-            for noise in cfg["noises"]}
+            for noise in noises}
 
 
-def figure2_curves(reps: int | None = None, ps=None, seed: int | None = None) -> dict:
-    """Figure 2: ``{n: RiskCurve}`` with :data:`FIGURE2`'s parameters."""
+def figure2_curves(reps: int | None = None, ps=None, seed: int | None = None, ns=None) -> dict:
+    """Figure 2: ``{n: RiskCurve}`` with :data:`FIGURE2`'s parameters (``ns`` overrides the sample sizes)."""
     cfg = FIGURE2
     ps = cfg["ps"] if ps is None else ps
     reps = cfg["reps"] if reps is None else reps
     seed = cfg["seed"] if seed is None else seed
+    ns = cfg["ns"] if ns is None else _distinct("ns", ns)
     return {n: risk_curve(n, cfg["d"], cfg["noise"], ps, snr=cfg["snr"], reps=reps, seed=seed)
-            for n in cfg["ns"]}
+            for n in ns}
+
+
+def _distinct(name, values) -> tuple:
+    values = tuple(np.atleast_1d(np.asarray(values, dtype=object)).tolist())
+    if not values or len(set(values)) != len(values):
+        raise ValueError(f"{name} must be a non-empty sequence of distinct values, got {values!r}")
+    return values

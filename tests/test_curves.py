@@ -176,3 +176,28 @@ def test_figure1_and_figure2(curve):
     assert "sigma^2 = 0.5" in fig._suptitle.get_text()
     with pytest.raises(ValueError, match="curves"):
         plotting.risk_figure({})
+
+
+def test_figure_curves_take_other_noises_and_sample_sizes():
+    # the override gives exactly the risk_curve of the figure's settings at that value
+    f1 = curves.figure1_curves(reps=3, ps=[60, 140], noises=[0.3])
+    cfg = curves.FIGURE1
+    ref = curves.risk_curve(cfg["n"], cfg["d"], 0.3, [60, 140], snr=cfg["snr"], reps=3, seed=cfg["seed"])
+    assert list(f1) == [0.3]
+    np.testing.assert_array_equal(f1[0.3].sim_risk, ref.sim_risk)
+    f2 = curves.figure2_curves(reps=3, ps=[60, 300], ns=[120, 250])
+    assert list(f2) == [120, 250]
+    assert f2[250].n == 250 and f2[120].noise == curves.FIGURE2["noise"]
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(noises=[]), "noises"), (dict(noises=[0.2, 0.2]), "noises"),
+                                          (dict(noises=[1.5]), "noise")])
+def test_figure1_curves_rejects_bad_noises(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        curves.figure1_curves(reps=3, ps=[60], **kwargs)
+
+
+@pytest.mark.parametrize("ns", [[], [100, 100], [1]])
+def test_figure2_curves_rejects_bad_sample_sizes(ns):
+    with pytest.raises(ValueError, match="n"):
+        curves.figure2_curves(reps=3, ps=[60], ns=ns)
