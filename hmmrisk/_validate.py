@@ -93,3 +93,38 @@ def rng(seed) -> np.random.Generator:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
     return np.random.default_rng(int(seed))
+
+
+def real_array(name: str, value, *, low: float | None = None, low_open: bool = False,
+               high: float | None = None, high_open: bool = False) -> np.ndarray:
+    """``value`` (a number or an array of any shape) as a float array, finite and inside the interval."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (str, bytes))):
+        raise ValueError(f"{name} must be a real number or array of them, got {value!r}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number or array of them, got {value!r}") from None
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got {value!r}")
+    bad = ~np.isfinite(arr)
+    if low is not None:
+        bad |= (arr <= low) if low_open else (arr < low)
+    if high is not None:
+        bad |= (arr >= high) if high_open else (arr > high)
+    if np.any(bad):
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be finite and lie in {left}{lo}, {hi}{right}, "
+                         f"got {arr[bad].ravel()[0]!r}")
+    return arr
+
+
+def integer_array(name: str, value, minimum: int) -> np.ndarray:
+    """``value`` as an int array, every entry an integer ``>= minimum``."""
+    arr = real_array(name, value, low=minimum)
+    if np.any(arr != np.floor(arr)):
+        raise ValueError(f"{name} must hold integers >= {minimum}, "
+                         f"got {arr[arr != np.floor(arr)].ravel()[0]!r}")
+    return arr.astype(np.int64)

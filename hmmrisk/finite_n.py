@@ -34,7 +34,7 @@ import numpy as np
 from . import _validate as check
 from .hmm import make_model
 from .risk import simulate_risk
-from .theory import (Predictions, _array, _int_array, definition2, definition3,
+from .theory import (Predictions, definition2, definition3,
                      orthogonal_spectrum, theorem1)
 
 __all__ = ["ExactVsAsymptotic", "MeasuredGap", "distance_for_gap", "isotropic",
@@ -81,7 +81,7 @@ class ExactVsAsymptotic:
 
 
 def _positive(name, value):
-    return _array(name, value, low=0.0, low_open=True)
+    return check.real_array(name, value, low=0.0, low_open=True)
 
 
 def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
@@ -120,9 +120,9 @@ def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
     ExactVsAsymptotic
         Float arrays of the broadcast shape of the arguments.
     """
-    n = _int_array("n", n, minimum=2)
-    p = _int_array("p", p, minimum=1)
-    s = _array("signal", signal, low=0.0)
+    n = check.integer_array("n", n, minimum=2)
+    p = check.integer_array("p", p, minimum=1)
+    s = check.real_array("signal", signal, low=0.0)
     t = _positive("tr_sigma_r", tr_sigma_r)
     n, p, s, t = np.broadcast_arrays(n, p, s, t)
     shape = n.shape
@@ -173,7 +173,7 @@ def isotropic_gap(n, p, signal=0.0, tr_sigma_r=1.0):
     scalar = all(np.ndim(a) == 0 for a in (n, p, signal, tr_sigma_r))
     n = _positive("n", n)
     p = _positive("p", p)
-    s = _array("signal", signal, low=0.0)
+    s = check.real_array("signal", signal, low=0.0)
     t = _positive("tr_sigma_r", tr_sigma_r)
     n, p, s, t = np.broadcast_arrays(n, p, s, t)
     dist = np.abs(p - n) - 1.0
@@ -193,7 +193,7 @@ def leading_order(gamma, signal=0.0, tr_sigma_r=1.0):
     """
     scalar = all(np.ndim(a) == 0 for a in (gamma, signal, tr_sigma_r))
     g = _positive("gamma", gamma)
-    s = _array("signal", signal, low=0.0)
+    s = check.real_array("signal", signal, low=0.0)
     t = _positive("tr_sigma_r", tr_sigma_r)
     g, s, t = np.broadcast_arrays(g, s, t)
     with np.errstate(divide="ignore", invalid="ignore"):

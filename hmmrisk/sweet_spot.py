@@ -33,7 +33,7 @@ import numpy as np
 
 from . import _validate as check
 from .plotting import COLORS
-from .theory import _array, definition3, large_p_limit
+from .theory import definition3, large_p_limit
 
 __all__ = [
     "KINDS", "OptimalSize", "PhaseDiagram", "optimal_model_size", "phase_diagram",
@@ -137,7 +137,7 @@ def zero_sweet_spot_boundary(n, d, snr):
     """
     n, d = _check_nd(n, d)
     scalar = np.ndim(snr) == 0
-    rho = _array("snr", snr, low=0.0, low_open=True)
+    rho = check.real_array("snr", snr, low=0.0, low_open=True)
     tau = _tau(float(n), float(d), rho)
     out = 1.0 - d * tau / (n * (2.0 - tau))
     return float(out) if scalar else out
@@ -153,7 +153,7 @@ def small_model_boundary(n, d, snr):
     """
     n, d = _check_nd(n, d)
     scalar = np.ndim(snr) == 0
-    rho = _array("snr", snr, low=0.0, low_open=True)
+    rho = check.real_array("snr", snr, low=0.0, low_open=True)
     out = 1.0 - d * (1.0 + rho) / ((n - 1.0) * rho)
     return float(out) if scalar else out
 
@@ -178,8 +178,8 @@ def under_optimum(n, d, noise, snr):
     """
     n, d = _check_nd(n, d)
     scalar = np.ndim(noise) == 0 and np.ndim(snr) == 0
-    s2 = _array("noise", noise, low=0.0, high=1.0)
-    rho = _array("snr", snr, low=0.0, low_open=True)
+    s2 = check.real_array("noise", noise, low=0.0, high=1.0)
+    rho = check.real_array("snr", snr, low=0.0, low_open=True)
     s2, rho = np.broadcast_arrays(s2, rho)
     m = n - 1.0
     alpha = rho * (1.0 - s2) / (1.0 + rho)
@@ -323,8 +323,8 @@ def phase_diagram(n, d, noises, snrs, p_max=1e6, n_grid=400) -> PhaseDiagram:
     and ``T_inf`` are closed forms.
     """
     n, d = _check_nd(n, d)
-    s2 = np.atleast_1d(_array("noises", noises, low=0.0, high=1.0)).astype(float)
-    rhos = np.atleast_1d(_array("snrs", snrs, low=0.0, low_open=True)).astype(float)
+    s2 = np.atleast_1d(check.real_array("noises", noises, low=0.0, high=1.0)).astype(float)
+    rhos = np.atleast_1d(check.real_array("snrs", snrs, low=0.0, low_open=True)).astype(float)
     if s2.ndim != 1 or rhos.ndim != 1:
         raise ValueError(f"noises and snrs must be 1-d, got shapes {s2.shape} and {rhos.shape}")
     p_max = _check_p_max(n, p_max)

@@ -127,38 +127,10 @@ class Predictions:
 # Input checks for array arguments
 # ---------------------------------------------------------------------------
 
-def _array(name, value, *, low=None, low_open=False, high=None, high_open=False):
-    """``value`` as a float array (any shape), finite and inside the interval."""
-    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (str, bytes))):
-        raise ValueError(f"{name} must be a real number or array of them, got {value!r}")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number or array of them, got {value!r}") from None
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty, got {value!r}")
-    bad = ~np.isfinite(arr)
-    if low is not None:
-        bad |= (arr <= low) if low_open else (arr < low)
-    if high is not None:
-        bad |= (arr >= high) if high_open else (arr > high)
-    if np.any(bad):
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be finite and lie in {left}{lo}, {hi}{right}, "
-                         f"got {arr[bad].ravel()[0]!r}")
-    return arr
-
-
-def _int_array(name, value, minimum):
-    """``value`` as an int array, every entry an integer ``>= minimum``."""
-    arr = _array(name, value, low=minimum)
-    if np.any(arr != np.floor(arr)):
-        raise ValueError(f"{name} must hold integers >= {minimum}, "
-                         f"got {arr[arr != np.floor(arr)].ravel()[0]!r}")
-    return arr.astype(np.int64)
+# the array checks live in _validate with the others; these short names keep
+# the formulas below readable
+_array = check.real_array
+_int_array = check.integer_array
 
 
 def _scalar_or_array(x, was_scalar):

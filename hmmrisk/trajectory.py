@@ -248,7 +248,7 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
     d = check.integer("d", d)
     noise, rho = check.noise(noise), check.snr(snr)
     scalar = np.ndim(p) == 0
-    p = theory._array("p", p, low=float(d))
+    p = check.real_array("p", p, low=float(d))
     s1 = 1.0 + rho * p / d
     k = np.arange(1, n)
     S = float(np.sum((1.0 - k / n) * (1.0 - noise) ** k))
@@ -279,8 +279,8 @@ def predicted_risk_neff(n_eff, p, d: int, noise: float, snr: float = 1.0):
     -------
     (p.shape) array of excess risks.
     """
-    p = np.atleast_1d(theory._array("p", p, low=1.0)).astype(float)
-    n_eff = theory._array("n_eff", n_eff, low=1.0, low_open=True)
+    p = np.atleast_1d(check.real_array("p", p, low=1.0)).astype(float)
+    n_eff = check.real_array("n_eff", n_eff, low=1.0, low_open=True)
     if n_eff.ndim > 1 or (n_eff.ndim == 1 and n_eff.size not in (1, p.size)):
         raise ValueError(f"n_eff must be a scalar or shaped like p {p.shape}, got shape {n_eff.shape}")
     n_eff = np.broadcast_to(n_eff, p.shape).astype(float)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
+from hmmrisk import _validate as check
 
 MODEL = hr.make_model(8, 3, 0.5, rng=0)
 POP = hr.population(MODEL)
@@ -263,3 +264,22 @@ def test_spectral_filter_public_route_matches_the_head():
     U, s, Vt = np.linalg.svd(X6, full_matrices=False)
     B = Vt.T @ (head.spectral_filter(s, 6, 0.3)[:, None] * (U.T @ Y6))
     np.testing.assert_allclose(B, hr.fit_head(X6, Y6, ridge=0.3), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("value, kwargs", [
+    ([1.0, np.nan], {}), ([], {}), ("3", {}), (True, {}), ([0.5, 2.0], dict(high=1.0)),
+    (0.0, dict(low=0.0, low_open=True)), ([1, 2], dict(high=2, high_open=True)),
+])
+def test_real_array_names_the_parameter(value, kwargs):
+    with pytest.raises(ValueError, match="^gamma "):
+        check.real_array("gamma", value, **kwargs)
+
+
+def test_real_and_integer_arrays_accept_good_input():
+    np.testing.assert_array_equal(check.real_array("x", [[0.0, 1.5]], low=0.0, high=1.5), [[0.0, 1.5]])
+    out = check.integer_array("n", [2.0, 7], minimum=2)
+    assert out.dtype == np.int64 and out.tolist() == [2, 7]
+    with pytest.raises(ValueError, match="n must hold integers"):
+        check.integer_array("n", [2.5], minimum=2)
+    with pytest.raises(ValueError, match="^n "):
+        check.integer_array("n", [1], minimum=2)
