@@ -23,7 +23,7 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 The command line is ``python -m hmmrisk {risk,figure,sweep} --help``.
 """
 
-from . import figure_data
+from . import figure_data, theory
 from .head import fit_head
 from .hmm import HeadTuningModel, encoder_weights, haar_orthogonal, make_model
 from .population import Population, population
@@ -32,5 +32,5 @@ from .risk import RiskEstimate, conditional_risk, simulate_risk
 __all__ = [
     "HeadTuningModel", "Population", "RiskEstimate", "conditional_risk",
     "encoder_weights", "fit_head", "haar_orthogonal", "make_model",
-    "population", "simulate_risk",
+    "population", "simulate_risk", "figure_data", "theory",
 ]

@@ -33,7 +33,7 @@ import numpy as np
 
 from . import _validate as check
 from .plotting import COLORS
-from .theory import definition3, large_p_limit
+from .theory import definition3, large_p_limit, large_p_tau
 
 __all__ = [
     "KINDS", "OptimalSize", "PhaseDiagram", "optimal_model_size", "phase_diagram",
@@ -111,12 +111,6 @@ def total_risk_curve(n, d, noise, snr, ps):
 # The boundaries
 # ---------------------------------------------------------------------------
 
-def _tau(n, d, rho):
-    """Smaller root of ``d rho t^2 - (d rho + d + n rho) t + n rho`` (Theorem 3), stable form."""
-    b = d * rho + d + n * rho
-    return 2.0 * n * rho / (b + np.sqrt(b * b - 4.0 * d * n * rho * rho))
-
-
 def zero_sweet_spot_boundary(n, d, snr):
     """``sigma0^2(rho) = 1 - d tau / (n (2 - tau))`` ({prf:ref}`prop-sweet-boundary`).
 
@@ -138,7 +132,7 @@ def zero_sweet_spot_boundary(n, d, snr):
     n, d = _check_nd(n, d)
     scalar = np.ndim(snr) == 0
     rho = check.real_array("snr", snr, low=0.0, low_open=True)
-    tau = _tau(float(n), float(d), rho)
+    tau = large_p_tau(n, d, rho)
     out = 1.0 - d * tau / (n * (2.0 - tau))
     return float(out) if scalar else out
 

@@ -284,15 +284,7 @@ def predicted_risk_neff(n_eff, p, d: int, noise: float, snr: float = 1.0):
     if n_eff.ndim > 1 or (n_eff.ndim == 1 and n_eff.size not in (1, p.size)):
         raise ValueError(f"n_eff must be a scalar or shaped like p {p.shape}, got shape {n_eff.shape}")
     n_eff = np.broadcast_to(n_eff, p.shape).astype(float)
-    s1, r, b1, tr = theory.orthogonal_spectrum(p, d, noise, snr)
-    out = np.full(p.shape, np.inf)
-    over = p > n_eff
-    if np.any(over):
-        bias, var = theory._over_two_point(n_eff[over], p[over], r[over], s1[over], b1[over], tr[over])
-        out[over] = bias + var
-    under = p < n_eff - 1
-    out[under] = tr[under] * p[under] / (n_eff[under] - p[under] - 1.0)
-    return out
+    return theory.definition3(n_eff, p, d, noise, snr).risk
 
 
 def aligned_model(model: HeadTuningModel) -> HeadTuningModel:

@@ -575,3 +575,38 @@ def test_theorem1_exact_against_fitted_heads():
     pr = th.predicted_risk(hr.population(model), n)
     est = hr.simulate_risk(model, n, reps=3000, seed=6, method="fit")
     assert abs(est.risk - pr.risk) <= 4 * est.stderr
+
+
+# ---------------------------------------------------------------------------
+# The subpackage's one kernel: the fast path agrees with the general solver
+# ---------------------------------------------------------------------------
+
+def test_two_point_fast_path_matches_the_newton_solver():
+    # kappa_orthogonal (closed-form quadratic) against solve_kappa (safeguarded
+    # Newton on the explicit spectrum): two independent routes to Definition 1.
+    for n, p, d, snr in [(40, 41, 20, 1.0), (40, 75, 20, 0.3), (100, 400, 50, 4.0), (30, 31, 60, 1.0)]:
+        s1, r, _, _ = th.orthogonal_spectrum(p, d, 0.0, snr)
+        eig = np.r_[np.full(int(r), s1)]
+        k_newton = th.solve_kappa(eig, n, n_unit=p - int(r))
+        assert th.kappa_orthogonal(n, p, d, snr) == pytest.approx(k_newton, rel=1e-13)
+
+
+def test_definition3_accepts_a_real_n_continuously():
+    # a real n interpolates: n -> 100 from both sides gives the integer-n curve
+    ps = np.array([20.0, 60.0, 150.0, 400.0])
+    ref = th.definition3(100, ps, 50, 0.5).risk
+    for eps in (1e-7, -1e-7):
+        assert np.allclose(th.definition3(100 + eps, ps, 50, 0.5).risk, ref, rtol=1e-5)
+    with pytest.raises(ValueError, match="n"):
+        th.definition3(1.0, ps, 50, 0.5)
+
+
+def test_large_p_tau_is_the_root_in_the_unit_interval():
+    n, d, rho = 100, 50, np.array([0.1, 1.0, 10.0])
+    tau = th.large_p_tau(n, d, rho)
+    assert np.all((tau > 0) & (tau < 1))
+    assert np.allclose(d * rho * tau**2 - (d * rho + d + n * rho) * tau + n * rho, 0.0, atol=1e-9)
+    # and it is the limit of s1 / (s1 + kappa) along Definition 1
+    p = 1e9
+    s1 = 1 + p / d
+    assert s1 / (s1 + th.kappa_orthogonal(n, p, d, 1.0)) == pytest.approx(th.large_p_tau(n, d, 1.0), rel=1e-6)
