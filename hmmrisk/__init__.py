@@ -23,6 +23,8 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 The command line is ``python -m hmmrisk {risk,figure,sweep} --help``.
 """
 
+import importlib as _importlib
+
 from . import figure_data, theory
 from .head import fit_head
 from .hmm import HeadTuningModel, encoder_weights, haar_orthogonal, make_model
@@ -34,3 +36,14 @@ __all__ = [
     "encoder_weights", "fit_head", "haar_orthogonal", "make_model",
     "population", "simulate_risk", "figure_data", "theory",
 ]
+
+#: Submodules loaded on first access (``hr.plotting`` imports matplotlib, so
+#: ``import hmmrisk`` stays light); the torch modules are not among them.
+_LAZY = ("cli", "curves", "finite_n", "head", "hmm", "plotting", "population", "risk",
+         "sweep", "sweet_spot", "trajectory")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

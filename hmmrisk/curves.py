@@ -30,9 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from .hmm import EMBEDDINGS, make_model
+from .hmm import EMBEDDINGS
 from .population import population
-from .risk import simulate_risk
+from .sweep import run_point
 from .theory import Predictions, predicted_curve
 
 __all__ = ["FIGURE1", "FIGURE2", "RiskCurve", "figure1_curves", "figure2_curves",
@@ -153,7 +153,8 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
     reps : int
         Training sets per simulated point (``>= 2``; the figures use 200).
     seed : int
-        Base seed ``>= 0``; point ``p`` uses ``SeedSequence([seed, p])``.
+        Base seed ``>= 0``; point ``p`` is drawn by :func:`hmmrisk.sweep.run_point`
+        with ``seed=[seed, p]`` (``SeedSequence([seed, p])``).
     band : int
         Points with ``|p - n| <= band`` are excluded (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).
@@ -177,12 +178,12 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
     excluded = np.abs(p - n) <= band
     pops = []
     for i, pi in enumerate(p):
-        model_ss, sim_ss = np.random.SeedSequence([seed, int(pi)]).spawn(2)
-        model = make_model(int(pi), d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
-        pops.append(population(model))
+        run = run_point(n, int(pi), d, noise, snr, seed=[seed, int(pi)], embedding=embedding,
+                        reps=reps, method=method, simulate=not excluded[i])
+        pops.append(population(run.model))
         if excluded[i]:
             continue
-        est = simulate_risk(model, n, reps=reps, seed=np.random.default_rng(sim_ss), method=method)
+        est = run.estimate
         sim[:, i] = est.risk, est.stderr, est.bias, est.variance
     theory = predicted_curve(pops, n)
     return RiskCurve(p=p, n=n, d=d, noise=noise, snr=snr, embedding=embedding, reps=reps,

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from .hmm import make_model
-from .risk import simulate_risk
+from .sweep import run_point
 from .theory import (Predictions, definition2, definition3,
                      orthogonal_spectrum, theorem1)
 
@@ -293,8 +292,8 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGa
 
     For each ``n`` in ``ns``: ``p = round(gamma n)``, ``d = max(1, round(psi p))``,
     one orthogonal-embedding model (:func:`hmmrisk.make_model`) and ``reps``
-    training sets (:func:`hmmrisk.simulate_risk`), seeded by
-    ``np.random.SeedSequence([seed, n])`` so that a point does not depend on
+    training sets (:func:`hmmrisk.simulate_risk`), drawn by the runner
+    :func:`hmmrisk.sweep.run_point` with ``seed=[seed, n]`` so that a point does not depend on
     the rest of ``ns``.  With ``psi >= 1`` (``d >= p``) the features are
     isotropic and the exact mean is known on both sides of the threshold.
 
@@ -346,9 +345,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGa
     exact = np.full(m, np.nan)
     for i in range(m):
         ni, pi, di = int(n[i]), int(p[i]), int(d[i])
-        model_ss, sim_ss = np.random.SeedSequence([seed, ni]).spawn(2)
-        model = make_model(pi, di, noise, snr, rng=np.random.default_rng(model_ss))
-        est = simulate_risk(model, ni, reps=int(reps_arr[i]), seed=np.random.default_rng(sim_ss))
+        est = run_point(ni, pi, di, noise, snr, seed=[seed, ni], reps=int(reps_arr[i])).estimate
         k = np.sqrt(est.reps)
         sim[:, i] = (est.risk, est.stderr, est.bias, est.variance,
                      est.biases.std(ddof=1) / k, est.variances.std(ddof=1) / k)

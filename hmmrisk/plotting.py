@@ -17,11 +17,16 @@ mean ``tr Sigma_r p / (n - p - 1)`` by default, the asymptotic
 finer than the simulated one.  For the Gaussian embedding the lines join the
 theory at the simulated ``p`` (each ``p`` has its own random spectrum).
 
-Nothing here changes matplotlib's global state: every style choice is an
-explicit argument.
-"""
+The one style of every figure in the book is :data:`STYLE` (palette
+:data:`COLORS`, fonts, sizes, white background, light grid), applied by the
+context manager :func:`style`: the functions here draw inside it, and a chapter
+that draws its own figure wraps the drawing in ``with hr.plotting.style():``.
+Nothing here changes matplotlib's global state at import time.
+""" 
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 from matplotlib.figure import Figure  # noqa: F401  (return type)
@@ -34,10 +39,70 @@ from .theory import definition3
 
 UNDER = ("exact", "asymptotic")
 
-__all__ = ["COLORS", "figure1", "figure2", "risk_figure", "theory_line"]
+__all__ = ["COLORS", "STYLE", "figure1", "figure2", "new_figure", "phase_figure", "risk_figure",
+           "style", "theory_line"]
 
 #: Colour-blind-safe palette (Okabe & Ito).
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+
+#: The book's matplotlib style (rcParams), the one style of every figure; see :func:`style`.
+STYLE = {
+    "axes.prop_cycle": "cycler('color', {})".format(list(COLORS)),
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "font.size": 10.0,
+    "axes.titlesize": 11.0,
+    "axes.labelsize": 10.0,
+    "legend.fontsize": 9.0,
+    "legend.frameon": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "0.9",
+    "grid.linewidth": 0.6,
+    "lines.linewidth": 1.6,
+    "errorbar.capsize": 2.0,
+    "figure.dpi": 100.0,
+    "savefig.dpi": 200.0,
+}
+
+
+@contextmanager
+def style(**overrides):
+    """Context manager applying :data:`STYLE` (plus ``overrides``) to figures drawn inside it.
+
+    matplotlib's global ``rcParams`` are restored on exit, so nothing leaks
+    into other figures.  Keyword names use ``_`` for ``.``, e.g.
+    ``style(axes_grid=False)``.
+
+    Examples
+    --------
+    >>> import hmmrisk as hr
+    >>> with hr.plotting.style():
+    ...     fig = hr.plotting.new_figure(figsize=(4, 3))
+    ...     ax = fig.subplots()
+    >>> ax.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
+    True
+    """
+    import matplotlib as mpl
+
+    params = dict(STYLE)
+    params.update({k.replace("_", "."): v for k, v in overrides.items()})
+    with mpl.rc_context(params):
+        yield
+
+
+def new_figure(**kwargs) -> Figure:
+    """A new figure, already closed in pyplot (nothing is shown twice).
+
+    ``kwargs`` go to :func:`matplotlib.pyplot.figure`.  Display the figure
+    with ``myst_nb.glue`` or ``IPython.display``; call it inside :func:`style`.
+    """
+    import matplotlib.pyplot as plt       # loads the active backend (inline in Jupyter)
+
+    fig = plt.figure(**kwargs)
+    plt.close(fig)                        # not left in pyplot's registry: no duplicate display
+    return fig
 
 
 def theory_line(curve, under: str = "exact", refine: int = 4):
@@ -97,8 +162,6 @@ def _draw(ax, curves, labels, total, under):
     ax.set_xlim(min(c.p.min() for c in curves.values()) - 2, max(c.p.max() for c in curves.values()) + 2)
     ax.set_xlabel("model size $p$")
     ax.set_ylabel("total next-token risk" if total else "excess risk")
-    ax.grid(True, which="major", color="0.9", lw=0.6)
-    ax.set_facecolor("white")
 
 
 def _check_curves(curves) -> dict:
@@ -150,16 +213,17 @@ def risk_figure(curves: dict, labels: dict | None = None, title: str | None = No
     except (TypeError, ValueError):
         raise ValueError(f"figsize must be a pair (width, height) of positive inches, "
                          f"got {figsize!r}") from None
-    figsize = (w, h)
-    import matplotlib.pyplot as plt       # loads the active backend (inline in Jupyter)
+    with style():
+        return _risk_figure(curves, labels, title, under, (w, h))
 
-    fig = plt.figure(figsize=figsize, facecolor="white")
-    plt.close(fig)                        # not left in pyplot's registry: no duplicate display
+
+def _risk_figure(curves, labels, title, under, figsize):
+    fig = new_figure(figsize=figsize)
     axes = fig.subplots(1, 2)
     for ax, total in zip(axes, (False, True)):
         _draw(ax, curves, labels, total, under)
-    axes[0].set_title("(a) excess risk $R_X$", fontsize=11)
-    axes[1].set_title(r"(b) total risk $R_X + \mathrm{tr}\,\Sigma_r$", fontsize=11)
+    axes[0].set_title("(a) excess risk $R_X$")
+    axes[1].set_title(r"(b) total risk $R_X + \mathrm{tr}\,\Sigma_r$")
     band = next(iter(curves.values())).band
     handles, texts = axes[0].get_legend_handles_labels()
     handles += [Line2D([], [], color="0.2", lw=1.6),
@@ -192,3 +256,76 @@ def figure2(curves: dict) -> Figure:
     return risk_figure(curves, labels,
                        title=fr"Risk of the head vs model size ($\sigma^2 = {c.noise:g}$, $d = {c.d}$, "
                              fr"$\rho = {c.snr:g}$, {c.reps} training sets per point)")
+
+
+# ---------------------------------------------------------------------------
+# The phase diagram of the sweet spot (moved from hmmrisk.sweet_spot)
+# ---------------------------------------------------------------------------
+
+def phase_figure(diagrams, titles=None, figsize=None):
+    """Heat maps of :func:`hmmrisk.sweet_spot.phase_diagram` results, one panel each ({ref}`ch-sweet-spot`).
+
+    Colour: ``T(p*)/d``, the total risk of the best model relative to no model
+    (1 where ``p* = 0``), with thin labelled contours at 0.25, 0.5, 0.75.
+    Hatched: ``p* = 0``.  Solid line: the boundary
+    ``sigma0^2(rho)``; dashed: ``sigma_u^2(rho)`` (below it small models beat
+    ``p = 0``); crosses: cells where a finite ``p*`` wins (if any).  ``rho``
+    on a log axis.  Returns a closed figure (display it with ``myst_nb.glue``).
+    """
+    from .sweet_spot import PhaseDiagram
+
+    diagrams = list(diagrams)
+    if not diagrams:
+        raise ValueError("diagrams must hold at least one PhaseDiagram, got none")
+    bad = [type(g).__name__ for g in diagrams if not isinstance(g, PhaseDiagram)]
+    if bad:
+        raise ValueError(f"diagrams must hold PhaseDiagram objects (hmmrisk.sweet_spot.phase_diagram), "
+                         f"got {bad[0]}")
+    titles = [f"$n = {g.n}$, $d = {g.d}$" for g in diagrams] if titles is None else list(titles)
+    with style(axes_grid=False):
+        return _phase_figure(diagrams, titles, figsize)
+
+
+def _phase_figure(diagrams, titles, figsize):
+    from matplotlib.colors import Normalize
+
+    k = len(diagrams)
+    fig = new_figure(figsize=figsize or (5.4 * k + 1.2, 4.6))
+    axes = np.atleast_1d(fig.subplots(1, k, sharey=True))
+    norm = Normalize(vmin=0.0, vmax=1.0)
+    for ax, g, title in zip(axes, diagrams, titles):
+        ratio = g.total / g.d
+        mesh = ax.pcolormesh(g.snrs, g.noises, ratio, norm=norm, cmap="viridis", shading="nearest")
+        zero = (g.kind == 0).astype(float)
+        ax.contourf(g.snrs, g.noises, zero, levels=[0.5, 1.5], colors="none", hatches=["//"])
+        cs = ax.contour(g.snrs, g.noises, ratio, levels=[0.25, 0.5, 0.75], colors="0.25",
+                        linewidths=0.6)
+        ax.clabel(cs, fontsize=7, fmt="%.2f")
+        ax.plot(g.snrs, g.boundary, color="white", lw=3.2)
+        ax.plot(g.snrs, g.boundary, color=COLORS[1], lw=1.8)
+        sb = np.where((g.small_boundary >= 0) & (g.small_boundary <= 1), g.small_boundary, np.nan)
+        ax.plot(g.snrs, sb, color="white", lw=1.6, ls="--")
+        fin = g.kind == 1
+        if np.any(fin):
+            rr, ss = np.meshgrid(g.snrs, g.noises)
+            ax.plot(rr[fin], ss[fin], "x", color=COLORS[3], ms=4)
+        ax.set_xscale("log")
+        ax.set_xlim(g.snrs.min(), g.snrs.max())
+        ax.set_ylim(g.noises.min(), g.noises.max())
+        ax.set_xlabel(r"signal strength $\rho$")
+        ax.set_title(title)
+    axes[0].set_ylabel(r"noise $\sigma^2$")
+    cbar = fig.colorbar(mesh, ax=list(axes), fraction=0.04, pad=0.02)
+    cbar.set_label(r"$T(p^*)/d$ (best total risk / no model)")
+    handles = [Patch(facecolor="none", edgecolor="0.2", hatch="//"),
+               Line2D([], [], color=COLORS[1], lw=1.8),
+               Line2D([], [], color="0.3", lw=1.6, ls="--")]
+    texts = [r"$p^* = 0$ (no head is best)", r"$\sigma_0^2(\rho)$: $T_\infty = d$",
+             r"$\sigma_u^2(\rho)$: $\alpha(n-1) = d$"]
+    if any(np.any(g.kind == 1) for g in diagrams):
+        handles.append(Line2D([], [], color=COLORS[3], marker="x", ls=""))
+        texts.append("finite $p^*$")
+    fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
+               bbox_to_anchor=(0.45, 0.0))
+    fig.subplots_adjust(bottom=0.22, left=0.07, right=0.86, top=0.9, wspace=0.08)
+    return fig

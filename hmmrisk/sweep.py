@@ -69,16 +69,18 @@ import os
 import struct
 import sys
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _validate as check
-from .hmm import EMBEDDINGS, make_model
+from .hmm import EMBEDDINGS, HeadTuningModel, make_model
 from .population import population
 from .risk import METHODS, simulate_risk
 from .theory import definition3, predicted_risk
 
-__all__ = ["AXES", "COLUMNS", "SweepResult", "grid_points", "point_seed", "sweep"]
+__all__ = ["AXES", "COLUMNS", "PointRun", "SweepResult", "grid_points", "point_seed", "run_point",
+           "sweep"]
 
 #: The grid's axes, in the order of the Cartesian product (the first varies slowest).
 AXES = ("n", "p", "d", "noise", "snr", "embedding")
@@ -253,7 +255,89 @@ def point_seed(seed: int, point) -> np.random.SeedSequence:
 
 
 # ---------------------------------------------------------------------------
-# One point (a module-level function: picklable for any executor)
+# The seeded runner of one point (shared by curves, finite_n, the ridge chapter
+# and the sweep)
+# ---------------------------------------------------------------------------
+
+class PointRun(NamedTuple):
+    """Result of :func:`run_point`: the drawn model and its risk estimate(s).
+
+    ``estimate`` is ``None`` when nothing was simulated, one
+    :class:`~hmmrisk.risk.RiskEstimate` for a scalar ``ridge`` and a tuple
+    of them (one per penalty) for a sequence of penalties.
+    """
+
+    model: HeadTuningModel
+    estimate: object
+
+
+def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", reps: int = 200,
+              ridge=0.0, method: str = "conditional", simulate: bool = True,
+              common_random_numbers: bool = True) -> PointRun:
+    """Draw the model of one point and simulate its risk: the book's one seeded runner.
+
+    The point's :class:`numpy.random.SeedSequence` (``seed``: a
+    ``SeedSequence``, an int or a sequence of ints as its entropy) spawns two
+    children: the first seeds :func:`hmmrisk.make_model`, the second the
+    training sets of :func:`hmmrisk.simulate_risk`.  Each caller chooses the
+    entropy: :func:`hmmrisk.curves.risk_curve` uses ``[seed, p]`` (common
+    encoders across ``sigma^2`` and ``n``), :func:`hmmrisk.finite_n.measured_gap`
+    ``[seed, n]``, :func:`sweep` :func:`point_seed`.
+
+    Parameters
+    ----------
+    n, p, d, noise, snr
+        Sample size, model size, latent dimension, ``sigma^2`` and ``rho``.
+    seed : SeedSequence, int or sequence of int
+        The point's seed (see above).
+    embedding, reps, method
+        As in :func:`hmmrisk.make_model` and :func:`hmmrisk.simulate_risk`.
+    ridge : float or sequence of float
+        Penalty ``lam >= 0`` of the head; a sequence simulates one estimate
+        per penalty on the same model.
+    simulate : bool
+        If false only the model is drawn (``estimate`` is ``None``).
+    common_random_numbers : bool
+        With several penalties: if true (the default) every penalty sees the
+        same training sets (the generator restarts from the same seed), so
+        differences between penalties carry no sampling noise of their own;
+        if false one generator runs on across the penalties.
+
+    Returns
+    -------
+    PointRun
+
+    Examples
+    --------
+    >>> from hmmrisk.sweep import run_point
+    >>> run = run_point(40, 10, 5, 0.5, seed=[0, 10], reps=20)
+    >>> run.model.p, run.estimate.reps
+    (10, 20)
+    """
+    if not isinstance(seed, np.random.SeedSequence):
+        try:
+            seed = np.random.SeedSequence(seed)
+        except (TypeError, ValueError):
+            raise ValueError(f"seed must be a SeedSequence, a non-negative int or a sequence of them, "
+                             f"got {seed!r}") from None
+    model_ss, sim_ss = seed.spawn(2)
+    model = make_model(p, d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
+    if not simulate:
+        return PointRun(model, None)
+    lams = np.atleast_1d(np.asarray(ridge, dtype=float))
+    if lams.ndim != 1 or lams.size == 0:
+        raise ValueError(f"ridge must be a number or a non-empty 1-d sequence, got {ridge!r}")
+    rng = np.random.default_rng(sim_ss)
+    ests = []
+    for lam in lams.tolist():
+        if common_random_numbers:
+            rng = np.random.default_rng(sim_ss)
+        ests.append(simulate_risk(model, n, reps=reps, seed=rng, ridge=lam, method=method))
+    return PointRun(model, ests[0] if np.ndim(ridge) == 0 else tuple(ests))
+
+
+# ---------------------------------------------------------------------------
+# One point of the sweep (a module-level function: picklable for any executor)
 # ---------------------------------------------------------------------------
 
 def _run_point(task) -> dict:
@@ -265,30 +349,29 @@ def _run_point(task) -> dict:
     row.update(formula="", theory_bias=nan, theory_variance=nan, theory_risk=nan,
                irreducible=nan, theory_total=nan, sim_risk=nan, sim_stderr=nan,
                sim_bias=nan, sim_variance=nan, sim_total=nan, sim_reps=0)
-    model_ss, sim_ss = point_seed(seed, point).spawn(2)
     do_sim = simulate and abs(p - n) > band
-    model = None
-    if do_sim or (theory and embedding != "orthogonal"):
-        model = make_model(p, d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
+    run = None
+    if do_sim or embedding != "orthogonal" or not theory:
+        run = run_point(n, p, d, noise, snr, seed=point_seed(seed, point), embedding=embedding,
+                        reps=reps, method=method, simulate=do_sim)
     if theory:
         if embedding == "orthogonal":
             pred = definition3(n, p, d, noise, snr)
         else:
-            pred = predicted_risk(population(model), n)
+            pred = predicted_risk(population(run.model), n)
         row.update(formula=pred.formula, theory_bias=float(pred.bias),
                    theory_variance=float(pred.variance), theory_risk=float(pred.risk),
                    irreducible=float(pred.irreducible), theory_total=float(pred.total))
     if do_sim:
-        est = simulate_risk(model, n, reps=reps, seed=np.random.default_rng(sim_ss), method=method)
+        est = run.estimate
         if not theory:
             row["irreducible"] = float(est.irreducible)
         row.update(sim_risk=float(est.risk), sim_stderr=float(est.stderr),
                    sim_bias=float(est.bias), sim_variance=float(est.variance),
                    sim_total=float(est.risk) + row["irreducible"], sim_reps=int(est.reps))
-    elif not theory and model is None:
+    elif not theory:
         # simulation only, point inside the band: still report tr Sigma_r of the model
-        model = make_model(p, d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
-        row["irreducible"] = float(population(model).tr_Sigma_r)
+        row["irreducible"] = float(population(run.model).tr_Sigma_r)
     return row
 
 

@@ -32,12 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from .plotting import COLORS
 from .theory import definition3, large_p_limit, large_p_tau
 
 __all__ = [
     "KINDS", "OptimalSize", "PhaseDiagram", "optimal_model_size", "phase_diagram",
-    "phase_figure", "small_model_boundary", "total_risk_curve", "under_optimum",
+    "small_model_boundary", "total_risk_curve", "under_optimum",
     "zero_sweet_spot_boundary",
 ]
 
@@ -329,70 +328,3 @@ def phase_diagram(n, d, noises, snrs, p_max=1e6, n_grid=400) -> PhaseDiagram:
     return PhaseDiagram(n, d, s2, rhos, fields[0], fields[1], fields[2].astype(int), *fields[3:],
                         boundary=zero_sweet_spot_boundary(n, d, rhos),
                         small_boundary=small_model_boundary(n, d, rhos))
-
-
-# ---------------------------------------------------------------------------
-# The figure
-# ---------------------------------------------------------------------------
-
-def phase_figure(diagrams, titles=None, figsize=None):
-    """Heat maps of :func:`phase_diagram` results, one panel each ({ref}`ch-sweet-spot`).
-
-    Colour: ``T(p*)/d``, the total risk of the best model relative to no model
-    (1 where ``p* = 0``), with thin labelled contours at 0.25, 0.5, 0.75.
-    Hatched: ``p* = 0``.  Solid line: the boundary
-    ``sigma0^2(rho)``; dashed: ``sigma_u^2(rho)`` (below it small models beat
-    ``p = 0``); crosses: cells where a finite ``p*`` wins (if any).  ``rho``
-    on a log axis.  Returns a closed figure (display it with ``myst_nb.glue``).
-    """
-    diagrams = list(diagrams)
-    if not diagrams:
-        raise ValueError("diagrams must hold at least one PhaseDiagram, got none")
-    titles = [f"$n = {g.n}$, $d = {g.d}$" for g in diagrams] if titles is None else list(titles)
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import Normalize
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    k = len(diagrams)
-    fig = plt.figure(figsize=figsize or (5.4 * k + 1.2, 4.6), facecolor="white")
-    plt.close(fig)
-    axes = np.atleast_1d(fig.subplots(1, k, sharey=True))
-    norm = Normalize(vmin=0.0, vmax=1.0)
-    for ax, g, title in zip(axes, diagrams, titles):
-        ratio = g.total / g.d
-        mesh = ax.pcolormesh(g.snrs, g.noises, ratio, norm=norm, cmap="viridis", shading="nearest")
-        zero = (g.kind == 0).astype(float)
-        ax.contourf(g.snrs, g.noises, zero, levels=[0.5, 1.5], colors="none", hatches=["//"])
-        cs = ax.contour(g.snrs, g.noises, ratio, levels=[0.25, 0.5, 0.75], colors="0.25",
-                        linewidths=0.6)
-        ax.clabel(cs, fontsize=7, fmt="%.2f")
-        ax.plot(g.snrs, g.boundary, color="white", lw=3.2)
-        ax.plot(g.snrs, g.boundary, color=COLORS[1], lw=1.8)
-        sb = np.where((g.small_boundary >= 0) & (g.small_boundary <= 1), g.small_boundary, np.nan)
-        ax.plot(g.snrs, sb, color="white", lw=1.6, ls="--")
-        fin = g.kind == 1
-        if np.any(fin):
-            rr, ss = np.meshgrid(g.snrs, g.noises)
-            ax.plot(rr[fin], ss[fin], "x", color=COLORS[3], ms=4)
-        ax.set_xscale("log")
-        ax.set_xlim(g.snrs.min(), g.snrs.max())
-        ax.set_ylim(g.noises.min(), g.noises.max())
-        ax.set_xlabel(r"signal strength $\rho$")
-        ax.set_title(title, fontsize=11)
-        ax.set_facecolor("white")
-    axes[0].set_ylabel(r"noise $\sigma^2$")
-    cbar = fig.colorbar(mesh, ax=list(axes), fraction=0.04, pad=0.02)
-    cbar.set_label(r"$T(p^*)/d$ (best total risk / no model)")
-    handles = [Patch(facecolor="none", edgecolor="0.2", hatch="//"),
-               Line2D([], [], color=COLORS[1], lw=1.8),
-               Line2D([], [], color="0.3", lw=1.6, ls="--")]
-    texts = [r"$p^* = 0$ (no head is best)", r"$\sigma_0^2(\rho)$: $T_\infty = d$",
-             r"$\sigma_u^2(\rho)$: $\alpha(n-1) = d$"]
-    if any(np.any(g.kind == 1) for g in diagrams):
-        handles.append(Line2D([], [], color=COLORS[3], marker="x", ls=""))
-        texts.append("finite $p^*$")
-    fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
-               bbox_to_anchor=(0.45, 0.0))
-    fig.subplots_adjust(bottom=0.22, left=0.07, right=0.86, top=0.9, wspace=0.08)
-    return fig

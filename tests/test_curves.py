@@ -201,3 +201,32 @@ def test_figure1_curves_rejects_bad_noises(kwargs, name):
 def test_figure2_curves_rejects_bad_sample_sizes(ns):
     with pytest.raises(ValueError, match="n"):
         curves.figure2_curves(reps=3, ps=[60], ns=ns)
+
+
+# ---------------------------------------------------------------------------
+# The one seeded runner (hmmrisk.sweep.run_point) behind curves, finite_n,
+# the ridge chapter and the sweep
+# ---------------------------------------------------------------------------
+
+def test_run_point_is_the_documented_seed_scheme():
+    from hmmrisk.sweep import run_point
+    # written out by hand: SeedSequence(entropy).spawn(2) -> model, training sets
+    model_ss, sim_ss = np.random.SeedSequence([7, 30]).spawn(2)
+    model = hr.make_model(30, 10, 0.5, rng=np.random.default_rng(model_ss))
+    ref = hr.simulate_risk(model, 50, reps=20, seed=np.random.default_rng(sim_ss), ridge=0.1)
+    run = run_point(50, 30, 10, 0.5, seed=[7, 30], reps=20, ridge=0.1)
+    assert np.array_equal(run.model.W, model.W) and np.array_equal(run.model.A, model.A)
+    assert run.estimate.risk == ref.risk and run.estimate.stderr == ref.stderr
+
+
+def test_run_point_common_random_numbers_share_training_sets():
+    from hmmrisk.sweep import run_point
+    lams = [0.1, 0.1]
+    crn = run_point(50, 30, 10, 0.5, seed=1, reps=10, ridge=lams).estimate
+    ind = run_point(50, 30, 10, 0.5, seed=1, reps=10, ridge=lams, common_random_numbers=False).estimate
+    # the same penalty twice: identical with common random numbers, two draws without
+    assert crn[0].risk == crn[1].risk
+    assert ind[0].risk == crn[0].risk and ind[1].risk != ind[0].risk
+    assert run_point(50, 30, 10, 0.5, seed=1, simulate=False).estimate is None
+    with pytest.raises(ValueError, match="seed"):
+        run_point(50, 30, 10, 0.5, seed="x")

@@ -197,7 +197,7 @@ def test_total_risk_matches_simulation():
     (lambda: ss.phase_diagram(100, 5, [[0.5]], [1.0]), "noises"),
     (lambda: ss.phase_diagram(100, 5, [0.5], [0.0]), "snrs"),
     (lambda: ss.phase_diagram(100, 5, [0.5], [1.0]).fraction("none"), "kind"),
-    (lambda: ss.phase_figure([]), "diagrams"),
+    (lambda: hr.plotting.phase_figure([]), "diagrams"),
 ])
 def test_value_errors(call, name):
     with pytest.raises(ValueError, match=name):
