@@ -1,0 +1,56 @@
+"""The package installs from its own metadata: no undeclared runtime dependency.
+
+``pip install .`` into a fresh virtual environment (no requirements file, no
+editable install, dependencies resolved from ``pyproject.toml`` alone), then
+every module that does not need torch is imported and ``python -m hmmrisk
+--help`` runs.  A module importing a package that ``pyproject.toml`` does not
+declare fails here, and so does a run-time import (a tiny sweep with its tqdm
+progress bar runs too).  Slow (about a
+minute: it installs numpy and matplotlib), so marked ``slow``.
+"""
+
+import os
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# lists the installed package's modules and imports each one not needing torch
+IMPORT_ALL = r"""
+import importlib, pkgutil, re, sys
+import hmmrisk
+assert "site-packages" in hmmrisk.__file__, hmmrisk.__file__
+names = [m.name for m in pkgutil.walk_packages(hmmrisk.__path__, "hmmrisk.")]
+torch_only = [n for n in names
+              if re.search(r"^\s*(import|from) torch", open(importlib.util.find_spec(n).origin).read(), re.M)]
+for name in names:
+    if name not in torch_only:
+        importlib.import_module(name)
+# optional-at-import but run-time dependencies: the sweep's progress bar needs tqdm
+from hmmrisk.sweep import sweep
+assert len(sweep(dict(n=10, p=5, d=3, noise=0.5), progress=True)) == 1
+print(len(names) - len(torch_only), "modules imported; torch-only:", ",".join(torch_only))
+"""
+
+
+@pytest.mark.slow
+def test_clean_install_imports_every_module(tmp_path):
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
+    py = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    inst = subprocess.run([str(py), "-m", "pip", "install", "--quiet", str(ROOT)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert inst.returncode == 0, inst.stderr[-3000:]
+    run = subprocess.run([str(py), "-c", IMPORT_ALL], capture_output=True, text=True, env=env,
+                         cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "modules imported" in run.stdout
+    cli = subprocess.run([str(py), "-m", "hmmrisk", "--help"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    assert "usage" in cli.stdout.lower()
+
