@@ -84,15 +84,29 @@ def finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
     return arr
 
 
-def rng(seed) -> np.random.Generator:
-    """Turn ``seed`` (None, int or Generator) into an explicit Generator."""
+def rng(seed, name: str = "rng") -> np.random.Generator:
+    """Turn ``seed`` (None, int or Generator; SPEC 7) into an explicit Generator."""
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
         return np.random.default_rng()
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
+        raise ValueError(f"{name} must be a non-negative integer seed or a numpy Generator, got {seed!r}")
     return np.random.default_rng(int(seed))
+
+
+def rng_with_alias(rng_value, seed_value, where: str) -> np.random.Generator:
+    """:func:`rng` of ``rng=``, accepting the deprecated alias ``seed=`` of ``where``."""
+    if seed_value is not None:
+        if rng_value is not None:
+            raise ValueError(f"pass rng only (seed is its deprecated alias), got rng={rng_value!r} "
+                             f"and seed={seed_value!r}")
+        import warnings
+
+        warnings.warn(f"{where}(seed=...) is deprecated; pass rng=", PendingDeprecationWarning,
+                      stacklevel=3)
+        rng_value = seed_value
+    return rng(rng_value)
 
 
 def real_array(name: str, value, *, low: float | None = None, low_open: bool = False,

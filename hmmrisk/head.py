@@ -80,6 +80,16 @@ def fit_head(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
     Returns
     -------
     (..., p, d) array
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hmmrisk import fit_head
+    >>> X = np.eye(3)
+    >>> fit_head(X, 2 * X)                 # n = p, X invertible: the exact solution
+    array([[2., 0., 0.],
+           [0., 2., 0.],
+           [0., 0., 2.]])
     """
     X, Y = _check_data(X, Y)
     ridge = check.real("ridge", ridge, low=0.0)

@@ -158,7 +158,14 @@ def make_model(p: int, d: int, noise: float, snr: float = 1.0,
     """Draw the HMM of {ref}`ch-model` and its frozen encoder.
 
     ``A = sqrt(1 - noise) Q`` with ``Q`` Haar-orthogonal, ``W`` from
-    :func:`encoder_weights`.
+    :func:`encoder_weights`; ``rng`` is an int seed or a Generator.
+
+    Examples
+    --------
+    >>> import hmmrisk as hr
+    >>> model = hr.make_model(p=20, d=5, noise=0.5, rng=0)
+    >>> model.W.shape, model.A.shape
+    ((20, 5), (5, 5))
     """
     p, d = check.integer("p", p), check.integer("d", d)
     noise, rho = check.noise(noise), check.snr(snr)

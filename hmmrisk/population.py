@@ -137,6 +137,15 @@ def population(model: HeadTuningModel) -> Population:
       ``||B*^T u_i||^2 = s_i^2 / (1 + s_i^2)^2 ||A v_i||^2``;
     * ``(I + W^T W)^{-1} = V diag(1 / (1 + s^2)) V^T + (I - V V^T)``,
       ``Sigma_r = A (I + W^T W)^{-1} A^T + sigma^2 I``.
+
+    Examples
+    --------
+    >>> import hmmrisk as hr
+    >>> pop = hr.population(hr.make_model(20, 5, 0.5, rng=0))
+    >>> pop.p, pop.n_unit                     # p - d eigenvalues 1 (the unit block)
+    (20, 15)
+    >>> round(pop.tr_Sigma_r, 12)             # (1 - sigma^2) d / s1 + d sigma^2, s1 = 1 + p/d
+    3.0
     """
     if not isinstance(model, HeadTuningModel):
         raise ValueError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")

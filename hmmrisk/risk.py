@@ -276,8 +276,8 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     return bias, pop.tr_Sigma_r * variance
 
 
-def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, seed=None,
-                  ridge: float = 0.0, method: str = "conditional") -> RiskEstimate:
+def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
+                  ridge: float = 0.0, method: str = "conditional", *, seed=None) -> RiskEstimate:
     """Monte Carlo excess risk of the head over ``reps`` i.i.d. training sets.
 
     Parameters
@@ -288,8 +288,10 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, seed=None,
         Training pairs per set, ``n >= 2``.
     reps : int
         Number of independent training sets, ``reps >= 2``.
+    rng : int, Generator or None
+        Source of randomness (SPEC 7: an int seed or a ``numpy.random.Generator``).
     seed : int, Generator or None
-        Source of randomness.
+        Deprecated alias of ``rng`` (``PendingDeprecationWarning``).
     ridge : float
         ``lam >= 0`` of the head (:func:`hmmrisk.head.fit_head`).
     method : {"conditional", "fit"}
@@ -300,6 +302,14 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, seed=None,
     For ``|p - n| <= 1`` the mean risk of the minimum-norm head is infinite
     and for ``|p - n| <= 3`` its Monte Carlo estimate has infinite variance:
     estimates there are not meaningful ({prf:ref}`thm-under`).
+
+    Examples
+    --------
+    >>> import hmmrisk as hr
+    >>> model = hr.make_model(10, 5, 0.5, rng=0)
+    >>> est = hr.simulate_risk(model, 40, reps=50, rng=1)
+    >>> est.reps, est.risk > 0
+    (50, True)
     """
     if not isinstance(model, HeadTuningModel):
         raise ValueError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
@@ -307,7 +317,7 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, seed=None,
     reps = check.integer("reps", reps, minimum=2)
     ridge = check.real("ridge", ridge, low=0.0)
     check.choice("method", method, METHODS)
-    rng = check.rng(seed)
+    rng = check.rng_with_alias(rng, seed, "simulate_risk")
     pop = population(model)
     if method == "fit":
         X, Y = model.sample(n, rng, reps)

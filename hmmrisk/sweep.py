@@ -332,7 +332,7 @@ def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", r
     for lam in lams.tolist():
         if common_random_numbers:
             rng = np.random.default_rng(sim_ss)
-        ests.append(simulate_risk(model, n, reps=reps, seed=rng, ridge=lam, method=method))
+        ests.append(simulate_risk(model, n, reps=reps, rng=rng, ridge=lam, method=method))
     return PointRun(model, ests[0] if np.ndim(ridge) == 0 else tuple(ests))
 
 

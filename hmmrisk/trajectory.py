@@ -93,15 +93,17 @@ def sample_trajectory(model: HeadTuningModel, n: int, rng=None, reps: int | None
     return X, z[..., 1:, :]
 
 
-def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, seed=None,
-                             ridge: float = 0.0, lemma1: bool = True) -> RiskEstimate:
+def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
+                             ridge: float = 0.0, lemma1: bool = True, *, seed=None) -> RiskEstimate:
     """Monte Carlo excess risk of the head trained on ``reps`` independent trajectories.
+
+    ``rng`` is an int seed or a Generator (``seed=`` is its deprecated alias).
 
     Each trajectory gives ``(X, Y)`` by :func:`sample_trajectory`; the head
     is :func:`hmmrisk.head.fit_head` and its excess risk
     ``tr((B_hat - B*)^T Sigma_x (B_hat - B*))`` is measured against the
     population of Lemma 2 (a fresh test pair independent of the trajectory),
-    exactly as ``hmmrisk.simulate_risk(model, n, reps, seed, method="fit")``
+    exactly as ``hmmrisk.simulate_risk(model, n, reps, rng, method="fit")``
     does for i.i.d. pairs.  ``lemma1=False`` skips the Lemma 1 terms below
     (one SVD per trajectory instead of two) and returns them as ``NaN``.
 
@@ -119,7 +121,7 @@ def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, se
     n = check.integer("n", n, minimum=2)
     reps = check.integer("reps", reps, minimum=2)
     ridge = check.real("ridge", ridge, low=0.0)
-    rng = check.rng(seed)
+    rng = check.rng_with_alias(rng, seed, "simulate_trajectory_risk")
     pop = population(model)
     X, Y = sample_trajectory(model, n, rng, reps)
     if not isinstance(lemma1, (bool, np.bool_)):

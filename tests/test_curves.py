@@ -52,7 +52,7 @@ def test_curve_simulation_is_simulate_risk(curve):
     i = PS.index(45)
     model_ss, sim_ss = np.random.SeedSequence([11, 45]).spawn(2)
     model = hr.make_model(45, D, 0.5, 1.0, "orthogonal", rng=np.random.default_rng(model_ss))
-    est = hr.simulate_risk(model, N, reps=200, seed=np.random.default_rng(sim_ss))
+    est = hr.simulate_risk(model, N, reps=200, rng=np.random.default_rng(sim_ss))
     assert curve.sim_risk[i] == est.risk and curve.sim_stderr[i] == est.stderr
     assert curve.sim_bias[i] == est.bias and curve.sim_variance[i] == est.variance
     np.testing.assert_allclose(curve.sim_total[i], est.total, rtol=1e-14)
@@ -213,7 +213,7 @@ def test_run_point_is_the_documented_seed_scheme():
     # written out by hand: SeedSequence(entropy).spawn(2) -> model, training sets
     model_ss, sim_ss = np.random.SeedSequence([7, 30]).spawn(2)
     model = hr.make_model(30, 10, 0.5, rng=np.random.default_rng(model_ss))
-    ref = hr.simulate_risk(model, 50, reps=20, seed=np.random.default_rng(sim_ss), ridge=0.1)
+    ref = hr.simulate_risk(model, 50, reps=20, rng=np.random.default_rng(sim_ss), ridge=0.1)
     run = run_point(50, 30, 10, 0.5, seed=[7, 30], reps=20, ridge=0.1)
     assert np.array_equal(run.model.W, model.W) and np.array_equal(run.model.A, model.A)
     assert run.estimate.risk == ref.risk and run.estimate.stderr == ref.stderr

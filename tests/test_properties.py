@@ -171,7 +171,7 @@ def test_simulate_risk_same_seed_same_bits(spec, n, method, ridge, s1, s2):
     model = hr.make_model(p, d, noise, snr, emb, rng=0)
 
     def run(seed):
-        est = hr.simulate_risk(model, n, reps=6, seed=seed, method=method, ridge=ridge)
+        est = hr.simulate_risk(model, n, reps=6, rng=seed, method=method, ridge=ridge)
         return _bits(est.risks, est.biases, est.variances, [est.irreducible])
 
     assert run(s1) == run(s1)

@@ -260,7 +260,7 @@ def test_ridge_matches_simulation():
     n, d, noise, reps = 60, 30, 0.5, 100
     for p, lam in ((20, 0.3), (60, 1.0), (100, 3.0)):
         model = hr.make_model(p, d, noise, rng=p)
-        est = hr.simulate_risk(model, n, reps=reps, seed=np.random.default_rng([11, p]), ridge=lam)
+        est = hr.simulate_risk(model, n, reps=reps, rng=np.random.default_rng([11, p]), ridge=lam)
         mean, se = mc_mean(est.risks)
         pred = th.ridge_orthogonal(n, p, d, noise, ridge=lam)
         assert abs(mean - pred.risk) < 4 * se + pred.risk / n, (p, lam, mean, se, pred.risk)

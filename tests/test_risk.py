@@ -130,8 +130,8 @@ def test_conditional_route_agrees_with_fitting_the_head(p, embedding):
     dense inverse (p - r < n + 10), p >= 60 the bidiagonal Woodbury route."""
     n, d = 30, 8
     m = hr.make_model(p, d, 0.3, snr=0.9, embedding=embedding, rng=p)
-    fast = hr.simulate_risk(m, n, reps=3000, seed=1)
-    plain = hr.simulate_risk(m, n, reps=3000, seed=2, method="fit")
+    fast = hr.simulate_risk(m, n, reps=3000, rng=1)
+    plain = hr.simulate_risk(m, n, reps=3000, rng=2, method="fit")
     z = (fast.risk - plain.risk) / np.hypot(fast.stderr, plain.stderr)
     assert abs(z) < 4, (fast.risk, plain.risk, z)
     for part in ("biases", "variances"):
@@ -144,7 +144,7 @@ def test_conditional_route_agrees_with_fitting_the_head(p, embedding):
 def test_underparameterised_mean_is_inverse_wishart(n, p):
     """p < n - 1: E R_X = tr Sigma_r * p / (n - p - 1) (inverse-Wishart mean)."""
     m = hr.make_model(p, 7, 0.5, rng=3)
-    est = hr.simulate_risk(m, n, reps=4000, seed=4)
+    est = hr.simulate_risk(m, n, reps=4000, rng=4)
     exact = est.irreducible * p / (n - p - 1)
     assert est.bias == 0.0
     assert abs(est.risk - exact) < 4 * est.stderr
@@ -152,8 +152,8 @@ def test_underparameterised_mean_is_inverse_wishart(n, p):
 
 def test_ridge_simulation_routes_agree():
     m = hr.make_model(50, 6, 0.5, rng=5)
-    a = hr.simulate_risk(m, 30, reps=2000, seed=6, ridge=0.4)
-    b = hr.simulate_risk(m, 30, reps=2000, seed=7, ridge=0.4, method="fit")
+    a = hr.simulate_risk(m, 30, reps=2000, rng=6, ridge=0.4)
+    b = hr.simulate_risk(m, 30, reps=2000, rng=7, ridge=0.4, method="fit")
     assert abs(a.risk - b.risk) < 4 * np.hypot(a.stderr, b.stderr)
 
 
@@ -161,7 +161,7 @@ def test_isotropic_overparameterised_variance():
     """Sigma_x -> I (rho -> 0): E V_X = tr Sigma_r n/(p - n - 1), the exact finite-n mean."""
     n, p = 20, 50
     m = hr.make_model(p, 5, 0.5, snr=1e-9, rng=0)
-    est = hr.simulate_risk(m, n, reps=4000, seed=1)
+    est = hr.simulate_risk(m, n, reps=4000, rng=1)
     pop = hr.population(m)
     v_exact = pop.tr_Sigma_r * n / (p - n - 1)
     se_v = est.variances.std(ddof=1) / np.sqrt(est.reps)
@@ -170,11 +170,20 @@ def test_isotropic_overparameterised_variance():
 
 def test_estimate_fields_and_determinism():
     m = hr.make_model(70, 10, 0.5, rng=1)
-    a = hr.simulate_risk(m, 40, reps=50, seed=9)
-    b = hr.simulate_risk(m, 40, reps=50, seed=9)
-    c = hr.simulate_risk(m, 40, reps=50, seed=10)
+    a = hr.simulate_risk(m, 40, reps=50, rng=9)
+    b = hr.simulate_risk(m, 40, reps=50, rng=9)
+    c = hr.simulate_risk(m, 40, reps=50, rng=10)
     assert np.array_equal(a.risks, b.risks) and not np.array_equal(a.risks, c.risks)
     assert a.reps == 50
     assert np.isclose(a.risk, a.bias + a.variance)
     assert np.isclose(a.total, a.risk + a.irreducible)
     assert a.stderr > 0
+
+
+def test_seed_is_a_deprecated_alias_of_rng():
+    m = hr.make_model(12, 4, 0.5, rng=0)
+    with pytest.warns(PendingDeprecationWarning, match="rng="):
+        old = hr.simulate_risk(m, 30, reps=20, seed=5)
+    assert old.risk == hr.simulate_risk(m, 30, reps=20, rng=5).risk
+    with pytest.raises(ValueError, match="rng"):
+        hr.simulate_risk(m, 30, reps=20, rng=1, seed=1)

@@ -164,7 +164,7 @@ def test_total_risk_matches_simulation():
     n, d, s2, rho = 100, 50, 0.1, 5.0
     for p, seed in ((25, 11), (300, 12)):
         model = hr.make_model(p, d, s2, rho, rng=np.random.default_rng([seed, 1]))
-        est = hr.simulate_risk(model, n, reps=200, seed=np.random.default_rng([seed, 2]))
+        est = hr.simulate_risk(model, n, reps=200, rng=np.random.default_rng([seed, 2]))
         theory = ss.total_risk_curve(n, d, s2, rho, p)
         if p < n:      # exact mean: a z-test
             assert abs(est.total - theory) < 5 * est.stderr

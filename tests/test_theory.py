@@ -292,7 +292,7 @@ def test_isotropic_exact_finite_n_mean_by_simulation():
     n, d, p, noise, rho = 40, 120, 80, 0.3, 2.0
     model = hr.make_model(p, d, noise, rho, rng=1)
     pop = hr.population(model)
-    est = hr.simulate_risk(model, n, reps=2000, seed=3)
+    est = hr.simulate_risk(model, n, reps=2000, rng=3)
     c = 1 + rho
     exact = c * pop.norm_B_star_sq * (1 - n / p) + pop.tr_Sigma_r * n / (p - n - 1)
     assert abs(est.risk - exact) <= 4 * est.stderr
@@ -548,7 +548,7 @@ def test_definition2_against_simulation(n, d, noise, snr, emb, p):
     model = hr.make_model(p, d, noise, snr, emb, rng=np.random.default_rng([n, p, 1]))
     pop = hr.population(model)
     pr = th.predicted_risk(pop, n)
-    est = hr.simulate_risk(model, n, reps=400, seed=np.random.default_rng([n, p, 2]))
+    est = hr.simulate_risk(model, n, reps=400, rng=np.random.default_rng([n, p, 2]))
     allowance = 1.5 * pr.variance / (p - n - 1) + 3 * pr.bias / n
     assert pr.risk - 4 * est.stderr <= est.risk <= pr.risk + allowance + 4 * est.stderr
     # the parts separately (their standard errors from the per-replicate arrays)
@@ -562,7 +562,7 @@ def test_definition2_against_simulation(n, d, noise, snr, emb, p):
 def test_theorem1_exact_against_simulation(n, d, noise, snr, emb, p):
     model = hr.make_model(p, d, noise, snr, emb, rng=np.random.default_rng([n, p, 3]))
     pr = th.predicted_risk(hr.population(model), n)
-    est = hr.simulate_risk(model, n, reps=1000, seed=np.random.default_rng([n, p, 4]))
+    est = hr.simulate_risk(model, n, reps=1000, rng=np.random.default_rng([n, p, 4]))
     assert pr.formula == "theorem1-exact"
     assert abs(est.risk - pr.risk) <= 4 * est.stderr
     assert np.all(est.biases == 0)
@@ -573,7 +573,7 @@ def test_theorem1_exact_against_fitted_heads():
     n, d, p = 40, 12, 20
     model = hr.make_model(p, d, 0.4, 1.0, "gaussian", rng=5)
     pr = th.predicted_risk(hr.population(model), n)
-    est = hr.simulate_risk(model, n, reps=3000, seed=6, method="fit")
+    est = hr.simulate_risk(model, n, reps=3000, rng=6, method="fit")
     assert abs(est.risk - pr.risk) <= 4 * est.stderr
 
 

@@ -107,8 +107,8 @@ def test_aligned_model_keeps_the_iid_population():
 def test_no_transition_keeps_the_law_of_X():
     """sigma^2 = 1: the rows of X are i.i.d., so Lemma 1's terms (functions of X) have the i.i.d. law."""
     m = hr.make_model(12, 4, 1.0, rng=8)
-    tr = tj.simulate_trajectory_risk(m, 20, reps=4000, seed=9)
-    iid = hr.simulate_risk(m, 20, reps=4000, seed=10, method="conditional")
+    tr = tj.simulate_trajectory_risk(m, 20, reps=4000, rng=9)
+    iid = hr.simulate_risk(m, 20, reps=4000, rng=10, method="conditional")
     lemma = tr.biases + tr.variances
     a, sa = mc_mean(lemma)
     assert abs(a - iid.risk) < 5 * np.hypot(sa, iid.stderr)
@@ -118,11 +118,11 @@ def test_no_transition_keeps_the_law_of_X():
 
 def test_simulate_trajectory_risk_shapes_ridge_and_lemma1_flag():
     m = hr.make_model(15, 5, 0.5, rng=1)
-    est = tj.simulate_trajectory_risk(m, 10, reps=5, seed=2, ridge=0.3)
+    est = tj.simulate_trajectory_risk(m, 10, reps=5, rng=2, ridge=0.3)
     assert est.risks.shape == (5,) and np.isclose(est.irreducible, hr.population(m).tr_Sigma_r)
     # same seed, same draws: the risk does not depend on whether Lemma 1 is evaluated
-    a = tj.simulate_trajectory_risk(m, 10, reps=5, seed=3)
-    b = tj.simulate_trajectory_risk(m, 10, reps=5, seed=3, lemma1=False)
+    a = tj.simulate_trajectory_risk(m, 10, reps=5, rng=3)
+    b = tj.simulate_trajectory_risk(m, 10, reps=5, rng=3, lemma1=False)
     assert np.array_equal(a.risks, b.risks) and np.all(np.isnan(b.biases))
     # head fitted by an independent route (pinv) on the same trajectories
     X, Y = tj.sample_trajectory(m, 10, rng=3, reps=5)

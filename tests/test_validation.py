@@ -136,9 +136,9 @@ def _choice_and_seed_rows():
     for v in ("x", ["all"]):
         yield (lambda v=v: dh.bayes_loss(HMM, TOKENS, positions=v)), "positions"
     for v in (-1, 1.5, "a", [1]):
-        yield (lambda v=v: hr.make_model(5, 3, 0.5, rng=v)), "seed"
-        yield (lambda v=v: MODEL.sample(3, rng=v)), "seed"
-        yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, seed=v)), "seed"
+        yield (lambda v=v: hr.make_model(5, 3, 0.5, rng=v)), "rng"
+        yield (lambda v=v: MODEL.sample(3, rng=v)), "rng"
+        yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, rng=v)), "rng"
         yield (lambda v=v: dh.random_sparse_hmm(4, 6, seed=v)), "seed"
     for v in (-1, 1.5, None):
         yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], reps=3, seed=v)), "seed"
