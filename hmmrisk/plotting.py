@@ -240,21 +240,20 @@ def _risk_figure(curves, labels, title, under, figsize):
 
 def figure1(curves: dict) -> Figure:
     """Figure 1 of the paper: ``{sigma^2: RiskCurve}`` at ``n = 100, d = 50``."""
-    c = next(iter(_check_curves(curves).values()))
-    c = next(iter(curves.values()))
-    labels = {k: fr"$\sigma^2 = {k:g}$ (simulation)" for k in curves}
-    return risk_figure(curves, labels,
-                       title=fr"Risk of the head vs model size ($n = {c.n}$, $d = {c.d}$, "
-                             fr"$\rho = {c.snr:g}$, {c.reps} training sets per point)")
+    return _paper_figure(curves, r"$\sigma^2 = {k:g}$", r"$n = {c.n}$, $d = {c.d}$")
 
 
 def figure2(curves: dict) -> Figure:
     """Figure 2 of the paper: ``{n: RiskCurve}`` at ``sigma^2 = 0.5, d = 50``."""
+    return _paper_figure(curves, r"$n = {k}$", r"$\sigma^2 = {c.noise:g}$, $d = {c.d}$")
+
+
+def _paper_figure(curves, label, setting):
+    """:func:`risk_figure` with the legend and title of the paper's figures."""
     c = next(iter(_check_curves(curves).values()))
-    c = next(iter(curves.values()))
-    labels = {k: fr"$n = {k}$ (simulation)" for k in curves}
+    labels = {k: label.format(k=k) + " (simulation)" for k in curves}
     return risk_figure(curves, labels,
-                       title=fr"Risk of the head vs model size ($\sigma^2 = {c.noise:g}$, $d = {c.d}$, "
+                       title=f"Risk of the head vs model size ({setting.format(c=c)}, "
                              fr"$\rho = {c.snr:g}$, {c.reps} training sets per point)")
 
 

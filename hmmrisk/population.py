@@ -89,9 +89,18 @@ class Population:
         return self.p - self.eigvals.size
 
     @property
-    def tr_Sigma_r(self) -> float:
-        """``tr Sigma_r``: the irreducible next-token risk (it falls as p grows)."""
+    def tr_sigma_r(self) -> float:
+        """``tr Sigma_r``: the irreducible next-token risk (it falls as p grows).
+
+        The package's one name for it (``Prediction.tr_sigma_r``, the
+        ``tr_sigma_r`` arguments of :mod:`hmmrisk.theory`).
+        """
         return float(np.trace(self.Sigma_r))
+
+    @property
+    def tr_Sigma_r(self) -> float:
+        """Alias of :attr:`tr_sigma_r` (the name the chapters use)."""
+        return self.tr_sigma_r
 
     @property
     def norm_B_star_sq(self) -> float:

@@ -371,7 +371,7 @@ def _run_point(task) -> dict:
                    sim_total=float(est.risk) + row["irreducible"], sim_reps=int(est.reps))
     elif not theory:
         # simulation only, point inside the band: still report tr Sigma_r of the model
-        row["irreducible"] = float(population(run.model).tr_Sigma_r)
+        row["irreducible"] = float(population(run.model).tr_sigma_r)
     return row
 
 

@@ -132,7 +132,7 @@ def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rn
     else:
         bias, variance = np.full(reps, np.nan), np.full(reps, np.nan)
     return RiskEstimate(risks=risks, biases=bias, variances=variance,
-                        irreducible=pop.tr_Sigma_r)
+                        irreducible=pop.tr_sigma_r)
 
 
 @dataclass(frozen=True, eq=False)

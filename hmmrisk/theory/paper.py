@@ -236,7 +236,7 @@ def predicted_curve(pops, n) -> Predictions:
     nn = np.broadcast_to(nn, (len(pops),))
     m = len(pops)
     p = np.array([pop.p for pop in pops], dtype=float)
-    tr = np.array([pop.tr_Sigma_r for pop in pops])
+    tr = np.array([pop.tr_sigma_r for pop in pops])
     bias, variance = np.zeros(m), np.zeros(m)
     formula = np.empty(m, dtype=object)
     under = p <= nn
