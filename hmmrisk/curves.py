@@ -1,11 +1,11 @@
-"""Risk against model size: theory curves and Monte Carlo points ({ref}`ch-double-descent`).
+"""Risk against model size: theory curves and Monte Carlo points (:ref:`ch-double-descent`).
 
 :func:`risk_curve` sweeps the model size ``p`` at fixed ``(n, d, sigma^2,
 rho, embedding)``.  For every ``p`` it draws one HMM and encoder
-(:func:`hmmrisk.make_model`), evaluates the theory on that model's
+(:func:`~hmmrisk.hmm.make_model`), evaluates the theory on that model's
 population (:func:`hmmrisk.theory.predicted_risk`: Theorem 1 exact for
 ``p < n - 1``, Definition 2 for ``p > n``) and estimates the mean excess risk
-over ``reps`` training sets with :func:`hmmrisk.simulate_risk`.
+over ``reps`` training sets with :func:`~hmmrisk.risk.simulate_risk`.
 
 Seeds: the model and the training sets at model size ``p`` come from
 ``np.random.SeedSequence([seed, p])``, so a point does not depend on the rest
@@ -15,7 +15,7 @@ random numbers across ``sigma^2`` and ``n``).
 Near the interpolation threshold the Monte Carlo mean is useless: for
 Gaussian inputs the mean risk is infinite for ``|p - n| <= 1`` and its
 estimator has infinite variance for ``|p - n| <= 3``
-({prf:ref}`prop-moments`).  Points with ``|p - n| <= band`` (default 3) are
+(:prf:ref:`prop-moments`).  Points with ``|p - n| <= band`` (default 3) are
 not simulated; their simulation fields are ``NaN`` and ``excluded`` is
 ``True``.
 
@@ -149,7 +149,7 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
     ps : sequence of int
         Model sizes ``p >= 1``, no repeats.
     embedding : {"orthogonal", "gaussian"}
-        Encoder of :func:`hmmrisk.make_model`.
+        Encoder of :func:`~hmmrisk.hmm.make_model`.
     reps : int
         Training sets per simulated point (``>= 2``; the figures use 200).
     seed : int
@@ -159,7 +159,7 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
         Points with ``|p - n| <= band`` are excluded (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).
     method : str
-        Passed to :func:`hmmrisk.simulate_risk`.
+        Passed to :func:`~hmmrisk.risk.simulate_risk`.
 
     Returns
     -------

@@ -1,26 +1,26 @@
-"""Exact finite-``n`` means against the asymptotic predictions ({ref}`ch-finite-n`).
+"""Exact finite-``n`` means against the asymptotic predictions (:ref:`ch-finite-n`).
 
 Two exact mean risks of the least-squares head are known in closed form
-(Gaussian inputs, Lemma 1 {prf:ref}`lem-bias-variance`):
+(Gaussian inputs, Lemma 1 :prf:ref:`lem-bias-variance`):
 
-* ``p < n - 1``, any ``Sigma_x`` (Theorem 1, {prf:ref}`thm-under`): the bias
+* ``p < n - 1``, any ``Sigma_x`` (Theorem 1, :prf:ref:`thm-under`): the bias
   is zero and ``E V_X = tr Sigma_r * p / (n - p - 1)``, against the
   proportional limit ``tr Sigma_r * gamma / (1 - gamma)``;
-* ``p > n + 1``, isotropic ``Sigma_x = c I_p`` ({prf:ref}`prop-isotropic`):
+* ``p > n + 1``, isotropic ``Sigma_x = c I_p`` (:prf:ref:`prop-isotropic`):
   ``E B_X = S (1 - n/p)`` and ``E V_X = tr Sigma_r * n / (p - n - 1)``, with
   ``S = c ||B*||_F^2 = tr(B*^T Sigma_x B*)``, against Definition 2
-  ({prf:ref}`def-predicted-risk`), which gives ``S (1 - n/p)`` and
+  (:prf:ref:`def-predicted-risk`), which gives ``S (1 - n/p)`` and
   ``tr Sigma_r * n / (p - n)``.
 
-Their relative gap ``exact / asymptotic - 1`` ({prf:ref}`prop-finite-n-gap`)
+Their relative gap ``exact / asymptotic - 1`` (:prf:ref:`prop-finite-n-gap`)
 is ``v / (|p - n| - 1)``, where ``v`` is the share of the variance in the
 asymptotic risk (``v = 1`` below the threshold).  At fixed ``gamma = p / n``
 it is ``C / n + O(1 / n^2)`` with ``C = v / |1 - gamma|``.
 
 For the anisotropic spectrum of the HMM with ``p > n`` no exact mean is
 known; :func:`measured_gap` measures the gap between Definition 3
-({prf:ref}`def-hmm-risk`) and the Monte Carlo mean of
-:func:`hmmrisk.simulate_risk` at fixed ``(gamma, psi = d / p)`` as ``n``
+(:prf:ref:`def-hmm-risk`) and the Monte Carlo mean of
+:func:`~hmmrisk.risk.simulate_risk` at fixed ``(gamma, psi = d / p)`` as ``n``
 grows.
 """
 
@@ -84,7 +84,7 @@ def _positive(name, value):
 
 
 def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
-    """Exact and asymptotic mean risk for isotropic ``Sigma_x`` ({prf:ref}`prop-finite-n-gap`).
+    """Exact and asymptotic mean risk for isotropic ``Sigma_x`` (:prf:ref:`prop-finite-n-gap`).
 
     With Gaussian rows, ``Sigma_x = c I_p``, ``S = c ||B*||_F^2`` (``signal``)
     and ``T = tr Sigma_r`` (``tr_sigma_r``):
@@ -94,7 +94,7 @@ def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
       :func:`hmmrisk.theory.theorem1` (this branch holds for any ``Sigma_x``;
       the exact variance is ``inf`` for ``p >= n - 1``, the asymptotic one at ``p = n``);
     * ``p > n``: exact ``(S (1 - n/p), T n / (p - n - 1))``
-      ({prf:ref}`prop-isotropic`) and asymptotic from
+      (:prf:ref:`prop-isotropic`) and asymptotic from
       :func:`hmmrisk.theory.definition2` on the spectrum ``c I_p``
       (``S (1 - n/p)``, ``T n / (p - n)``).
 
@@ -152,7 +152,7 @@ def _variance_share(n, p, s, t):
 
 
 def isotropic_gap(n, p, signal=0.0, tr_sigma_r=1.0):
-    """Relative gap ``exact / asymptotic - 1`` in closed form ({prf:ref}`prop-finite-n-gap`).
+    """Relative gap ``exact / asymptotic - 1`` in closed form (:prf:ref:`prop-finite-n-gap`).
 
     ``gap = v / (|p - n| - 1)`` for ``|p - n| > 1`` (``inf`` otherwise), with
     ``v = 1`` for ``p < n`` (any ``Sigma_x``) and, for ``p > n`` and
@@ -182,7 +182,7 @@ def isotropic_gap(n, p, signal=0.0, tr_sigma_r=1.0):
 
 
 def leading_order(gamma, signal=0.0, tr_sigma_r=1.0):
-    """``C = lim n * gap`` at fixed ``gamma = p / n`` ({prf:ref}`prop-finite-n-gap`).
+    """``C = lim n * gap`` at fixed ``gamma = p / n`` (:prf:ref:`prop-finite-n-gap`).
 
     ``C = 1 / (1 - gamma)`` for ``gamma < 1``;
     ``C = v / (gamma - 1)`` with ``v = 1 / (1 + (S / T)(gamma - 1)^2 / gamma)``
@@ -204,7 +204,7 @@ def leading_order(gamma, signal=0.0, tr_sigma_r=1.0):
 def distance_for_gap(eps, share=1.0) -> int:
     """Smallest ``|p - n|`` at which the gap ``share / (|p - n| - 1)`` is ``<= eps``.
 
-    That is ``ceil(1 + share / eps)`` ({prf:ref}`prop-finite-n-gap`): ``101``
+    That is ``ceil(1 + share / eps)`` (:prf:ref:`prop-finite-n-gap`): ``101``
     for a 1% gap and ``11`` for 10% when ``share = 1`` (below the threshold,
     or a pure-variance risk above it).  It does not depend on ``n``.
     """
@@ -232,11 +232,11 @@ class MeasuredGap:
         Sample size and the model size and latent dimension used
         (``p = round(gamma n)``, ``d = round(psi p)``).
     asymptotic : Predictions
-        Definition 3 ({prf:ref}`def-hmm-risk`) with Theorem 1's limit form
+        Definition 3 (:prf:ref:`def-hmm-risk`) with Theorem 1's limit form
         below the threshold, Definition 2 above it.
     exact : (m,) array
         Exact mean excess risk where known in closed form: Theorem 1 for
-        ``p < n - 1`` (any ``Sigma_x``), {prf:ref}`prop-isotropic` for
+        ``p < n - 1`` (any ``Sigma_x``), :prf:ref:`prop-isotropic` for
         ``p > n + 1`` when ``p <= d`` (then ``Sigma_x = (1 + rho) I``);
         ``NaN`` elsewhere.
     sim_risk, sim_stderr, sim_bias, sim_variance : (m,) arrays
@@ -291,8 +291,8 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGa
     """Definition 3 against the Monte Carlo mean risk of the HMM head as ``n`` grows.
 
     For each ``n`` in ``ns``: ``p = round(gamma n)``, ``d = max(1, round(psi p))``,
-    one orthogonal-embedding model (:func:`hmmrisk.make_model`) and ``reps``
-    training sets (:func:`hmmrisk.simulate_risk`), drawn by the runner
+    one orthogonal-embedding model (:func:`~hmmrisk.hmm.make_model`) and ``reps``
+    training sets (:func:`~hmmrisk.risk.simulate_risk`), drawn by the runner
     :func:`hmmrisk.sweep.run_point` with ``seed=[seed, n]`` so that a point does not depend on
     the rest of ``ns``.  With ``psi >= 1`` (``d >= p``) the features are
     isotropic and the exact mean is known on both sides of the threshold.
@@ -302,7 +302,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGa
     ns : sequence of int
         Sample sizes ``n >= 2``, no repeats; every ``p`` must satisfy
         ``|p - n| >= 4`` (the Monte Carlo variance is infinite closer,
-        {prf:ref}`prop-moments`).
+        :prf:ref:`prop-moments`).
     gamma, psi : float
         ``p / n > 0`` and ``d / p > 0``.
     noise, snr : float

@@ -1,4 +1,4 @@
-"""The least-squares head ({ref}`ch-lemma1`).
+"""The least-squares head (:ref:`ch-lemma1`).
 
 Head tuning fits ``B`` in ``y ~ B^T x`` on ``n`` pairs ``(X, Y)``:
 
@@ -66,7 +66,7 @@ def _check_data(X, Y=None):
 
 
 def fit_head(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
-    """Fit the head ``B_hat`` ({prf:ref}`lem-bias-variance`).
+    """Fit the head ``B_hat`` (:prf:ref:`lem-bias-variance`).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The linear-Gaussian HMM and its frozen encoder ({ref}`ch-model`).
+"""The linear-Gaussian HMM and its frozen encoder (:ref:`ch-model`).
 
 Latent tokens follow a stationary Gaussian Markov chain
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _validate as check
 
+#: The encoders of :func:`make_model`: orthogonal (Definition 3) or Gaussian weights.
 EMBEDDINGS = ("orthogonal", "gaussian")
 
 
@@ -46,7 +47,7 @@ def haar_orthogonal(d: int, rng=None) -> np.ndarray:
 
 def encoder_weights(p: int, d: int, snr: float = 1.0, embedding: str = "orthogonal",
                     rng=None) -> np.ndarray:
-    """The encoder's ``p x d`` weight matrix ``W`` ({ref}`ch-model`).
+    """The encoder's ``p x d`` weight matrix ``W`` (:ref:`ch-model`).
 
     ``"orthogonal"``: ``W = sqrt(rho p/d) U``, ``U^T U = I_d`` for ``p >= d``;
     ``W = sqrt(rho) U``, ``U U^T = I_p`` for ``p < d``.
@@ -155,7 +156,7 @@ class HeadTuningModel:
 
 def make_model(p: int, d: int, noise: float, snr: float = 1.0,
                embedding: str = "orthogonal", rng=None) -> HeadTuningModel:
-    """Draw the HMM of {ref}`ch-model` and its frozen encoder.
+    """Draw the HMM of :ref:`ch-model` and its frozen encoder.
 
     ``A = sqrt(1 - noise) Q`` with ``Q`` Haar-orthogonal, ``W`` from
     :func:`encoder_weights`; ``rng`` is an int seed or a Generator.

@@ -1,4 +1,4 @@
-"""Figures of the theory chapters: risk against model size ({ref}`ch-double-descent`).
+"""Figures of the theory chapters: risk against model size (:ref:`ch-double-descent`).
 
 :func:`risk_figure` draws one or more :class:`~hmmrisk.curves.RiskCurve`:
 theory as continuous lines, simulation as markers with +-1 standard-error
@@ -10,8 +10,8 @@ panel shows the excess risk, the right panel the total next-token risk
 figures of the paper.
 
 For the orthogonal embedding the lines are Definition 3
-({prf:ref}`def-hmm-risk`, i.e. Definition 2 in closed form) for ``p > n`` and
-Theorem 1 ({prf:ref}`thm-under`) for ``p < n`` -- the exact finite-``n``
+(:prf:ref:`def-hmm-risk`, i.e. Definition 2 in closed form) for ``p > n`` and
+Theorem 1 (:prf:ref:`thm-under`) for ``p < n`` -- the exact finite-``n``
 mean ``tr Sigma_r p / (n - p - 1)`` by default, the asymptotic
 ``gamma / (1 - gamma)`` with ``under="asymptotic"`` -- on a grid four times
 finer than the simulated one.  For the Gaussian embedding the lines join the
@@ -262,7 +262,7 @@ def _paper_figure(curves, label, setting):
 # ---------------------------------------------------------------------------
 
 def phase_figure(diagrams, titles=None, figsize=None):
-    """Heat maps of :func:`hmmrisk.sweet_spot.phase_diagram` results, one panel each ({ref}`ch-sweet-spot`).
+    """Heat maps of :func:`hmmrisk.sweet_spot.phase_diagram` results, one panel each (:ref:`ch-sweet-spot`).
 
     Colour: ``T(p*)/d``, the total risk of the best model relative to no model
     (1 where ``p* = 0``), with thin labelled contours at 0.25, 0.5, 0.75.

@@ -1,4 +1,4 @@
-"""Population quantities of Lemma 2 ({prf:ref}`lem-well-specified`).
+"""Population quantities of Lemma 2 (:prf:ref:`lem-well-specified`).
 
 ``(x, y)`` is jointly Gaussian, so ``y = B*^T x + r`` with ``r`` independent
 of ``x``:
@@ -126,7 +126,7 @@ class Population:
 
         ``B_hat`` has shape ``(p, d)`` or ``(reps, p, d)``; this is
         ``E ||B_hat^T x_0 - B*^T x_0||^2`` for a fresh ``x_0`` independent of
-        the data that produced ``B_hat`` ({prf:ref}`lem-bias-variance`).
+        the data that produced ``B_hat`` (:prf:ref:`lem-bias-variance`).
         """
         B_hat = check.finite_array("B_hat", B_hat)
         if B_hat.ndim < 2 or B_hat.shape[-2:] != (self.p, self.d):
@@ -137,7 +137,7 @@ class Population:
 
 
 def population(model: HeadTuningModel) -> Population:
-    """Lemma 2 ({prf:ref}`lem-well-specified`) for ``model``, in ``O(p d^2)``.
+    """Lemma 2 (:prf:ref:`lem-well-specified`) for ``model``, in ``O(p d^2)``.
 
     With ``W = U S V^T`` (thin SVD):
 

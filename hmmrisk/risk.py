@@ -1,6 +1,6 @@
-"""Risk of the fitted head: Lemma 1 and Monte Carlo ({ref}`ch-lemma1`).
+"""Risk of the fitted head: Lemma 1 and Monte Carlo (:ref:`ch-lemma1`).
 
-Lemma 1 ({prf:ref}`lem-bias-variance`): conditional on the training inputs
+Lemma 1 (:prf:ref:`lem-bias-variance`): conditional on the training inputs
 ``X``, the excess next-token risk of the least-squares head splits as
 
     R_X = E[ ||B_hat^T x_0 - B*^T x_0||^2 | X ] = B_X + V_X,
@@ -35,7 +35,7 @@ _MARGIN = 10        # Woodbury needs K ~ W_n(p - r) well conditioned: p - r >= n
 
 
 def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
-    """Lemma 1 ({prf:ref}`lem-bias-variance`): ``(B_X, V_X)`` given ``X``.
+    """Lemma 1 (:prf:ref:`lem-bias-variance`): ``(B_X, V_X)`` given ``X``.
 
     With ``X = U S V^T`` and the head ``B_hat = V diag(f) U^T Y``
     (``f = 1/s`` or ``s/(s^2 + n lam)``, see :mod:`hmmrisk.head`):
@@ -283,7 +283,7 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
     Parameters
     ----------
     model : HeadTuningModel
-        The HMM and encoder (:func:`hmmrisk.make_model`).
+        The HMM and encoder (:func:`~hmmrisk.hmm.make_model`).
     n : int
         Training pairs per set, ``n >= 2``.
     reps : int
@@ -301,7 +301,7 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
     -----
     For ``|p - n| <= 1`` the mean risk of the minimum-norm head is infinite
     and for ``|p - n| <= 3`` its Monte Carlo estimate has infinite variance:
-    estimates there are not meaningful ({prf:ref}`thm-under`).
+    estimates there are not meaningful (:prf:ref:`thm-under`).
 
     Examples
     --------

@@ -6,16 +6,16 @@ varies slowest): ``n``, ``p``, ``d``, ``noise`` (``sigma^2``), ``snr``
 (``rho``), ``embedding``.  It adds no formula of its own; each point calls
 the book's functions:
 
-* theory: for the orthogonal embedding Definition 3 ({prf:ref}`def-hmm-risk`,
+* theory: for the orthogonal embedding Definition 3 (:prf:ref:`def-hmm-risk`,
   :func:`hmmrisk.theory.definition3`: Theorem 1 exact for ``p < n - 1``,
   ``inf`` at the threshold, Definition 2 in closed form for ``p > n``),
   which equals :func:`hmmrisk.theory.predicted_risk` of every draw of that
   model; for the Gaussian embedding :func:`~hmmrisk.theory.predicted_risk` on
-  the population (:func:`hmmrisk.population`) of the drawn model
-  (:func:`hmmrisk.make_model`);
-* simulation: :func:`hmmrisk.simulate_risk` over ``reps`` training sets,
+  the population (:func:`~hmmrisk.population.population`) of the drawn model
+  (:func:`~hmmrisk.hmm.make_model`);
+* simulation: :func:`~hmmrisk.risk.simulate_risk` over ``reps`` training sets,
   skipped (``NaN``) for ``|p - n| <= band``, where the Monte Carlo mean is
-  useless exactly as in :mod:`hmmrisk.curves` ({prf:ref}`prop-moments`).
+  useless exactly as in :mod:`hmmrisk.curves` (:prf:ref:`prop-moments`).
 
 Seeds
 -----
@@ -245,8 +245,8 @@ def point_seed(seed: int, point) -> np.random.SeedSequence:
     """The seed sequence of one grid point (see the module docstring).
 
     ``SeedSequence([seed, n, p, d, bits(noise), bits(snr), index(embedding)])``;
-    its two children seed :func:`hmmrisk.make_model` and
-    :func:`hmmrisk.simulate_risk`.
+    its two children seed :func:`~hmmrisk.hmm.make_model` and
+    :func:`~hmmrisk.risk.simulate_risk`.
     """
     seed = check.integer("seed", seed, minimum=0)
     n, p, d, noise, snr, embedding = point
@@ -278,8 +278,8 @@ def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", r
 
     The point's :class:`numpy.random.SeedSequence` (``seed``: a
     ``SeedSequence``, an int or a sequence of ints as its entropy) spawns two
-    children: the first seeds :func:`hmmrisk.make_model`, the second the
-    training sets of :func:`hmmrisk.simulate_risk`.  Each caller chooses the
+    children: the first seeds :func:`~hmmrisk.hmm.make_model`, the second the
+    training sets of :func:`~hmmrisk.risk.simulate_risk`.  Each caller chooses the
     entropy: :func:`hmmrisk.curves.risk_curve` uses ``[seed, p]`` (common
     encoders across ``sigma^2`` and ``n``), :func:`hmmrisk.finite_n.measured_gap`
     ``[seed, n]``, :func:`sweep` :func:`point_seed`.
@@ -291,7 +291,7 @@ def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", r
     seed : SeedSequence, int or sequence of int
         The point's seed (see above).
     embedding, reps, method
-        As in :func:`hmmrisk.make_model` and :func:`hmmrisk.simulate_risk`.
+        As in :func:`~hmmrisk.hmm.make_model` and :func:`~hmmrisk.risk.simulate_risk`.
     ridge : float or sequence of float
         Penalty ``lam >= 0`` of the head; a sequence simulates one estimate
         per penalty on the same model.
@@ -392,7 +392,7 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
     theory : bool
         Evaluate the theory (Theorem 1 / threshold / Definition 2).
     simulate : bool
-        Run :func:`hmmrisk.simulate_risk` (at least one of the two must be on).
+        Run :func:`~hmmrisk.risk.simulate_risk` (at least one of the two must be on).
     reps : int
         Training sets per simulated point, ``>= 2``.
     seed : int
@@ -401,7 +401,7 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
         Points with ``|p - n| <= band`` are not simulated (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).
     method : {"conditional", "fit"}
-        Passed to :func:`hmmrisk.simulate_risk`.
+        Passed to :func:`~hmmrisk.risk.simulate_risk`.
     executor : concurrent.futures.Executor, distributed.Client or None
         Runs the points (one ``submit`` each); ``None`` runs them here, one
         after another.  The result does not depend on it.

@@ -1,16 +1,16 @@
-"""Where the total next-token risk is smallest: the phase diagram of the best model size ({ref}`ch-sweet-spot`).
+"""Where the total next-token risk is smallest: the phase diagram of the best model size (:ref:`ch-sweet-spot`).
 
 The total risk of the head is ``T(p) = R(p) + tr Sigma_r(p)`` with ``R`` the
-predicted excess risk of Definition 3 ({prf:ref}`def-hmm-risk`, orthogonal
+predicted excess risk of Definition 3 (:prf:ref:`def-hmm-risk`, orthogonal
 encoder, Theorem 1 in its exact finite-``n`` form below the threshold).
 ``p = 0`` means "no features": the head predicts ``0`` and ``T(0) = d``;
-``p = inf`` means the limit of Theorem 3 ({prf:ref}`thm-double-descent`),
+``p = inf`` means the limit of Theorem 3 (:prf:ref:`thm-double-descent`),
 ``T_inf = R_inf + d sigma^2``.  Write ``m = n - 1`` and
 ``alpha = rho (1 - sigma^2) / (1 + rho)``.
 
-* Below ``d`` ({prf:ref}`cor-total-small`): ``T(p) = (d - alpha p) m / (m - p)``,
+* Below ``d`` (:prf:ref:`cor-total-small`): ``T(p) = (d - alpha p) m / (m - p)``,
   increasing iff ``alpha m < d``.
-* On ``[d, m)`` ({prf:ref}`prop-sweet-under`): with ``x = d + rho p``,
+* On ``[d, m)`` (:prf:ref:`prop-sweet-under`): with ``x = d + rho p``,
   ``T'(p)`` has the sign of ``h(x) = sigma^2 x^2 + 2 (1 - sigma^2) d x - (1 - sigma^2) d (d + rho m)``,
   increasing in ``p``; so ``T`` is quasi-convex on ``[0, m)`` and its
   minimiser there is ``0`` if ``alpha m <= d``, else ``max(d, p_root)``,
@@ -18,7 +18,7 @@ encoder, Theorem 1 in its exact finite-``n`` form below the threshold).
 * For every fixed ``p``, ``T`` is affine in ``sigma^2`` (``kappa`` does not
   depend on it), and ``T_inf <= d`` iff
   ``sigma^2 <= sigma0^2(rho) = 1 - d tau / (n (2 - tau))``
-  ({prf:ref}`prop-sweet-boundary`, ``tau`` as in Theorem 3).
+  (:prf:ref:`prop-sweet-boundary`, ``tau`` as in Theorem 3).
 
 :func:`phase_diagram` uses the affinity: for each ``rho`` it evaluates
 Definition 3 at ``sigma^2 = 0`` and ``1`` only and gets every ``sigma^2`` by
@@ -40,7 +40,7 @@ __all__ = [
     "zero_sweet_spot_boundary",
 ]
 
-#: Codes of :attr:`PhaseDiagram.kind`: the best model has no features, a
+#: Codes of ``PhaseDiagram.kind``: the best model has no features, a
 #: finite size, or is infinitely large.
 KINDS = ("zero", "finite", "infinite")
 
@@ -61,15 +61,15 @@ def _check_p_max(n, p_max):
 # ---------------------------------------------------------------------------
 
 def total_risk_curve(n, d, noise, snr, ps):
-    """Total next-token risk ``T(p) = R(p) + tr Sigma_r`` ({ref}`ch-sweet-spot`).
+    """Total next-token risk ``T(p) = R(p) + tr Sigma_r`` (:ref:`ch-sweet-spot`).
 
     * ``p = 0``: no features, the head predicts 0, ``T = E||z_{t+1}||^2 = d``;
-    * ``0 < p < 1``: the closed form of {prf:ref}`cor-total-small`,
+    * ``0 < p < 1``: the closed form of :prf:ref:`cor-total-small`,
       ``(d - alpha p)(n - 1)/(n - 1 - p)`` (its analytic continuation;
       Definition 3 itself starts at ``p = 1``, where the two agree);
-    * ``1 <= p < inf``: Definition 3 ({prf:ref}`def-hmm-risk`), ``inf`` for
+    * ``1 <= p < inf``: Definition 3 (:prf:ref:`def-hmm-risk`), ``inf`` for
       ``n - 1 <= p <= n``;
-    * ``p = inf``: the limit of Theorem 3 ({prf:ref}`thm-double-descent`).
+    * ``p = inf``: the limit of Theorem 3 (:prf:ref:`thm-double-descent`).
 
     Parameters
     ----------
@@ -111,12 +111,12 @@ def total_risk_curve(n, d, noise, snr, ps):
 # ---------------------------------------------------------------------------
 
 def zero_sweet_spot_boundary(n, d, snr):
-    """``sigma0^2(rho) = 1 - d tau / (n (2 - tau))`` ({prf:ref}`prop-sweet-boundary`).
+    """``sigma0^2(rho) = 1 - d tau / (n (2 - tau))`` (:prf:ref:`prop-sweet-boundary`).
 
     ``T_inf = d`` exactly at ``sigma^2 = sigma0^2``, ``T_inf < d`` below it:
     below the curve a large enough model beats ``p = 0`` (proved); at and
     above it ``p = 0`` beats every ``p < n - 1`` (proved) and every ``p > n``
-    (checked numerically, {ref}`ch-sweet-spot`).  ``tau`` is the smaller root
+    (checked numerically, :ref:`ch-sweet-spot`).  ``tau`` is the smaller root
     of ``d rho tau^2 - (d rho + d + n rho) tau + n rho = 0``.
 
     Parameters
@@ -139,7 +139,7 @@ def zero_sweet_spot_boundary(n, d, snr):
 def small_model_boundary(n, d, snr):
     """``sigma_u^2(rho) = 1 - d (1 + rho) / ((n - 1) rho)``: where ``alpha (n - 1) = d``.
 
-    By {prf:ref}`cor-total-small` and {prf:ref}`prop-sweet-under`, the total
+    By :prf:ref:`cor-total-small` and :prf:ref:`prop-sweet-under`, the total
     risk is increasing on ``[0, n - 1)`` iff ``sigma^2 >= sigma_u^2`` (so no
     under-parameterised model beats ``p = 0``); below the curve it first
     falls.  The value may be negative (then it never falls).
@@ -152,7 +152,7 @@ def small_model_boundary(n, d, snr):
 
 
 def under_optimum(n, d, noise, snr):
-    """Minimiser of the total risk over ``0 <= p < n - 1`` in closed form ({prf:ref}`prop-sweet-under`).
+    """Minimiser of the total risk over ``0 <= p < n - 1`` in closed form (:prf:ref:`prop-sweet-under`).
 
     With ``m = n - 1``, ``alpha = rho (1 - sigma^2)/(1 + rho)``:
     ``p_u = 0`` if ``alpha m <= d`` (or ``d >= m``); otherwise
@@ -285,10 +285,10 @@ def _column(n, d, s2, rho, p_over):
 
 
 def optimal_model_size(n, d, noise, snr, p_max=1e6, n_grid=400) -> OptimalSize:
-    """Minimiser ``p*`` of the total risk over ``{0} U [1, p_max] U {inf}`` ({ref}`ch-sweet-spot`).
+    """Minimiser ``p*`` of the total risk over ``{0} U [1, p_max] U {inf}`` (:ref:`ch-sweet-spot`).
 
     Below the threshold the minimiser is the closed form of
-    :func:`under_optimum` ({prf:ref}`prop-sweet-under`); above it the total
+    :func:`under_optimum` (:prf:ref:`prop-sweet-under`); above it the total
     risk is evaluated (Definition 3) on ``n_grid`` sizes geometric in
     ``p - n`` up to ``p_max``; ``p = inf`` is the limit of Theorem 3.  Ties go
     to the smaller model (``0`` before a finite ``p``, a finite ``p`` before ``inf``
@@ -308,11 +308,11 @@ def optimal_model_size(n, d, noise, snr, p_max=1e6, n_grid=400) -> OptimalSize:
 
 
 def phase_diagram(n, d, noises, snrs, p_max=1e6, n_grid=400) -> PhaseDiagram:
-    """:func:`optimal_model_size` on the grid ``noises x snrs`` ({ref}`ch-sweet-spot`).
+    """:func:`optimal_model_size` on the grid ``noises x snrs`` (:ref:`ch-sweet-spot`).
 
     Vectorised: for each ``rho``, two Definition 3 curves (``sigma^2 = 0`` and
     ``1``) on the ``p > n`` grid give the total risk at every ``sigma^2`` by
-    affinity ({prf:ref}`prop-sweet-boundary`); the under-parameterised optimum
+    affinity (:prf:ref:`prop-sweet-boundary`); the under-parameterised optimum
     and ``T_inf`` are closed forms.
     """
     n, d = _check_nd(n, d)

@@ -1,4 +1,4 @@
-"""One trajectory instead of i.i.d. pairs ({ref}`ch-trajectory`).
+"""One trajectory instead of i.i.d. pairs (:ref:`ch-trajectory`).
 
 The book's training sets are ``n`` i.i.d. draws of the pair
 ``(x_t, y_t = z_{t+1})``.  Here the head is trained instead on the ``n``
@@ -11,15 +11,15 @@ is independent of ``x_t`` (Lemma 2) but not of the other rows of ``X``.
 
 * :func:`sample_trajectory`, :func:`simulate_trajectory_risk`: the sampler and
   the Monte Carlo excess risk over independent trajectories, comparable with
-  :func:`hmmrisk.simulate_risk`;
+  :func:`~hmmrisk.risk.simulate_risk`;
 * :func:`lagged_covariances`: the exact lag-``k`` covariances of features and
-  residuals along a trajectory ({prf:ref}`prop-trajectory-covariances`);
+  residuals along a trajectory (:prf:ref:`prop-trajectory-covariances`);
 * :func:`variance_inflation`, :func:`variance_inflation_aligned`,
   :func:`effective_sample_size`: the exact inflation of the first-order
   (oracle) variance of the head, and the effective sample size it suggests
-  ({prf:ref}`prop-trajectory-inflation`);
+  (:prf:ref:`prop-trajectory-inflation`);
 * :func:`predicted_risk_neff`: Theorem 1 / Definition 3 with ``n`` replaced
-  by a real ``n_eff`` (the heuristic of {prf:ref}`rem-trajectory-neff`);
+  by a real ``n_eff`` (the heuristic of :prf:ref:`rem-trajectory-neff`);
 * :func:`aligned_model`: the same encoder with the non-rotating transition
   ``A = sqrt(1 - sigma^2) I``, whose i.i.d.-pairs risk has the same law.
 
@@ -59,7 +59,7 @@ def sample_trajectory(model: HeadTuningModel, n: int, rng=None, reps: int | None
     ``z_1 ~ N(0, I_d)``, ``z_{t+1} = A z_t + eps_t`` with
     ``eps_t ~ N(0, sigma^2 I_d)``, ``x_t = W z_t + u_t`` with
     ``u_t ~ N(0, I_p)``; every ``z_t`` is ``N(0, I_d)`` because
-    ``A A^T + sigma^2 I = I`` ({ref}`ch-trajectory`).  The loop runs over
+    ``A A^T + sigma^2 I = I`` (:ref:`ch-trajectory`).  The loop runs over
     ``t``; ``reps`` independent trajectories are drawn at once.
 
     Parameters
@@ -112,7 +112,7 @@ def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rn
     RiskEstimate
         ``risks`` are the realised excess risks.  ``biases`` and
         ``variances`` are Lemma 1's ``B_X`` and ``V_X`` evaluated at each
-        trajectory's ``X`` (:func:`hmmrisk.conditional_risk`): for a trajectory
+        trajectory's ``X`` (:func:`~hmmrisk.risk.conditional_risk`): for a trajectory
         the noise is not independent of ``X``, so ``B_X + V_X`` is no longer
         the conditional mean of the risk, and the mean of
         ``risks - biases - variances`` measures how far Lemma 1 is off.
@@ -137,7 +137,7 @@ def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rn
 
 @dataclass(frozen=True, eq=False)
 class LaggedCovariances:
-    """Exact lag-``k`` covariances along a stationary trajectory ({prf:ref}`prop-trajectory-covariances`).
+    """Exact lag-``k`` covariances along a stationary trajectory (:prf:ref:`prop-trajectory-covariances`).
 
     Attributes
     ----------
@@ -171,7 +171,7 @@ def _blocks(model):
 
 
 def lagged_covariances(model: HeadTuningModel, k: int) -> LaggedCovariances:
-    """Proposition {prf:ref}`prop-trajectory-covariances`: covariances at lag ``k``.
+    """Proposition :prf:ref:`prop-trajectory-covariances`: covariances at lag ``k``.
 
     With ``M = (I + W^T W)^{-1}`` and ``Sigma_r`` of Lemma 2, for ``k >= 1``:
 
@@ -202,7 +202,7 @@ def lagged_covariances(model: HeadTuningModel, k: int) -> LaggedCovariances:
 
 
 def variance_inflation(model: HeadTuningModel, n: int) -> float:
-    """Proposition {prf:ref}`prop-trajectory-inflation`: exact inflation ``f`` of the oracle variance.
+    """Proposition :prf:ref:`prop-trajectory-inflation`: exact inflation ``f`` of the oracle variance.
 
     For ``n`` consecutive pairs, with ``T1(k) = tr(G A^k) tr(A M A^{k-1} Sigma_r)``
     and ``T2(k) = tr(G (A^T)^k M A^T Sigma_r (A^T)^{k-1})``,
@@ -237,7 +237,7 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
     """``f`` of :func:`variance_inflation` in closed form for ``A = sqrt(1 - sigma^2) I``.
 
     Orthogonal encoder with ``p >= d``, so ``W^T W = (s1 - 1) I``,
-    ``s1 = 1 + rho p / d`` ({prf:ref}`prop-trajectory-inflation`):
+    ``s1 = 1 + rho p / d`` (:prf:ref:`prop-trajectory-inflation`):
 
         f = 1 + 2 (s1 - 1) / s1^2 * (d + 1) / p * S,
         S = sum_{k=1}^{n-1} (1 - k/n) (1 - sigma^2)^k.
@@ -259,7 +259,7 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
 
 
 def effective_sample_size(model: HeadTuningModel, n: int) -> float:
-    """Heuristic effective sample size ``n_eff = n / f`` ({prf:ref}`rem-trajectory-neff`).
+    """Heuristic effective sample size ``n_eff = n / f`` (:prf:ref:`rem-trajectory-neff`).
 
     ``f`` from :func:`variance_inflation`: the number of i.i.d. pairs whose
     oracle head variance equals that of ``n`` consecutive pairs.
@@ -268,13 +268,13 @@ def effective_sample_size(model: HeadTuningModel, n: int) -> float:
 
 
 def predicted_risk_neff(n_eff, p, d: int, noise: float, snr: float = 1.0):
-    """Theorem 1 / Definition 3 with a real sample size ``n_eff`` ({prf:ref}`rem-trajectory-neff`).
+    """Theorem 1 / Definition 3 with a real sample size ``n_eff`` (:prf:ref:`rem-trajectory-neff`).
 
     Orthogonal encoder; vectorised over ``p`` (``n_eff`` a scalar or shaped
     like ``p``).  ``p < n_eff - 1``: ``tr Sigma_r p / (n_eff - p - 1)``
-    ({prf:ref}`thm-under`); ``n_eff - 1 <= p <= n_eff``: ``inf``;
+    (:prf:ref:`thm-under`); ``n_eff - 1 <= p <= n_eff``: ``inf``;
     ``p > n_eff``: Definition 2 in the closed form of Definition 3
-    ({prf:ref}`def-hmm-risk`) with ``n`` replaced by ``n_eff``.  For an
+    (:prf:ref:`def-hmm-risk`) with ``n`` replaced by ``n_eff``.  For an
     integer ``n_eff`` this is :func:`hmmrisk.theory.definition3`.
 
     Returns
@@ -297,7 +297,7 @@ def aligned_model(model: HeadTuningModel) -> HeadTuningModel:
     ``B* B*^T = W M A^T A M W^T`` and ``tr Sigma_r = tr(M A^T A) + d sigma^2``),
     so this model has the same i.i.d. risk and the same theory as ``model``,
     while each latent coordinate of a trajectory is a scalar AR(1) with
-    coefficient ``sqrt(1 - sigma^2)`` ({ref}`ch-trajectory`).
+    coefficient ``sqrt(1 - sigma^2)`` (:ref:`ch-trajectory`).
     """
     model = _check_model(model)
     return replace(model, A=np.sqrt(1.0 - model.noise) * np.eye(model.d))

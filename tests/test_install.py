@@ -10,6 +10,7 @@ minute: it installs numpy and matplotlib), so marked ``slow``.
 """
 
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -42,7 +43,13 @@ def test_clean_install_imports_every_module(tmp_path):
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     py = env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    inst = subprocess.run([str(py), "-m", "pip", "install", "--quiet", str(ROOT)],
+    # a copy of what the package is built from, so the build leaves nothing in the tree
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "hmmrisk", src / "hmmrisk",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    inst = subprocess.run([str(py), "-m", "pip", "install", "--quiet", str(src)],
                           capture_output=True, text=True, env=env, cwd=tmp_path)
     assert inst.returncode == 0, inst.stderr[-3000:]
     run = subprocess.run([str(py), "-c", IMPORT_ALL], capture_output=True, text=True, env=env,

@@ -1,32 +1,32 @@
 """Analytical risk of the least-squares head: Theorem 1 and Definitions 1-3.
 
 This subpackage is the single home of the book's risk formulas
-({ref}`ch-theorem1`, {ref}`ch-overparameterised`, {ref}`ch-double-descent`).
+(:ref:`ch-theorem1`, :ref:`ch-overparameterised`, :ref:`ch-double-descent`).
 Write ``s_i`` for the eigenvalues of ``Sigma_x``, ``b_i = ||B*^T v_i||^2`` for
 the weights of ``B*`` on its eigenvectors and ``n`` for the sample size.
 
-* Theorem 1 ({prf:ref}`thm-under`), ``p < n``: the bias is zero and the
+* Theorem 1 (:prf:ref:`thm-under`), ``p < n``: the bias is zero and the
   variance is ``tr Sigma_r * p / (n - p - 1)`` (exact mean, ``p < n - 1``) or
   ``tr Sigma_r * gamma / (1 - gamma)`` (limit ``p / n -> gamma < 1``).
-* Definition 1 ({prf:ref}`def-kappa`), ``p > n``: ``kappa > 0`` solves
+* Definition 1 (:prf:ref:`def-kappa`), ``p > n``: ``kappa > 0`` solves
   ``sum_i s_i / (s_i + kappa) = n``.
-* Definition 2 ({prf:ref}`def-predicted-risk`):
+* Definition 2 (:prf:ref:`def-predicted-risk`):
   ``bias = kappa^2 sum_i s_i b_i / (s_i + kappa)^2 / (1 - D2)``,
   ``variance = tr Sigma_r * D2 / (1 - D2)``,
   ``D2 = (1/n) sum_i s_i^2 / (s_i + kappa)^2``.
-* Definition 3 ({prf:ref}`def-hmm-risk`): Definition 2 for the orthogonal
+* Definition 3 (:prf:ref:`def-hmm-risk`): Definition 2 for the orthogonal
   embedding in closed form in ``(n, p, d, sigma^2, rho)``, and per output
   coordinate in the proportional coordinates ``gamma = p/n``, ``psi = d/p``.
-* Ridge heads ({prf:ref}`def-ridge-risk`, {ref}`ch-ridge`), any ``p`` and
+* Ridge heads (:prf:ref:`def-ridge-risk`, :ref:`ch-ridge`), any ``p`` and
   ``lam > 0``: ``kappa > lam`` solves
   ``lam = kappa (1 - (1/n) sum_i s_i / (s_i + kappa))`` and the bias and
   variance are those of Definition 2 on that ``kappa``
   (:func:`ridge_risk`, :func:`ridge_orthogonal`, :func:`optimal_ridge`).
 
 Layout (as ``quantecon.markov``: one module per topic, this ``__init__``
-re-exports): :mod:`hmmrisk.theory.paper` holds the paper's statements
+re-exports): ``hmmrisk.theory.paper`` holds the paper's statements
 (Theorem 1, Definitions 1-3, the large-``p`` limit of Theorem 3),
-:mod:`hmmrisk.theory.ridge` the extension to ridge heads; both are thin
+``hmmrisk.theory.ridge`` the extension to ridge heads; both are thin
 wrappers of one kernel (``_kernel.py``: one spectrum representation, one
 validator, one ``kappa`` solver for ``lam >= 0``, one bias/variance formula)
 with one fast path, the closed-form ``kappa`` of the two-point spectrum.
@@ -56,3 +56,12 @@ __all__ = [
     "RIDGE_FORMULA", "RidgePredictions", "optimal_ridge", "ridge_kappa", "ridge_orthogonal",
     "ridge_risk",
 ]
+
+# One public home per name: the objects report hmmrisk.theory as their module
+# (as numpy does), which is where the API reference documents them and where
+# pickle finds them.
+for _name in __all__:
+    _obj = globals()[_name]
+    if callable(_obj) and getattr(_obj, "__module__", "").startswith(__name__ + "."):
+        _obj.__module__ = __name__
+del _name, _obj

@@ -12,8 +12,8 @@ cost never grows with ``p``.
 
       sum_j m_j s_j/(s_j + kappa) + n_unit/(1 + kappa) + n lam/kappa = n,
 
-  Definition 1 ({prf:ref}`def-kappa`) at ``lam = 0`` (needs rank ``> n``),
-  the ridge equation ({prf:ref}`def-ridge-risk`) for ``lam > 0``.
+  Definition 1 (:prf:ref:`def-kappa`) at ``lam = 0`` (needs rank ``> n``),
+  the ridge equation (:prf:ref:`def-ridge-risk`) for ``lam > 0``.
 * :func:`bias_variance`: on that root, with ``w_j = s_j/(s_j + kappa)^2`` and
   ``den = sum_j m_j w_j + n_unit/(1 + kappa)^2 + n lam/kappa^2``
   (``= n (1 - D2)/kappa``, a sum of positive terms, no cancellation),
@@ -21,7 +21,7 @@ cost never grows with ``p``.
       bias     = n kappa sum_j m_j b_j w_j / den,
       variance = tr Sigma_r D2 / (1 - D2),   D2 = (1/n)(sum_j m_j s_j w_j + n_unit/(1 + kappa)^2).
 
-  At ``lam = 0`` this is Definition 2 ({prf:ref}`def-predicted-risk`).
+  At ``lam = 0`` this is Definition 2 (:prf:ref:`def-predicted-risk`).
 * :func:`kappa_two_point`: the fast path for a two-point spectrum at
   ``lam = 0`` (the orthogonal embedding of Definition 3), a quadratic solved
   in closed form.  It is exact (no iteration) and about ten times cheaper than
@@ -197,8 +197,8 @@ def bias_variance(sp: Spectrum, kappa, lam=0.0):
     """Bias and variance of Definition 2 / the ridge equivalent on the root ``kappa``.
 
     See the module docstring; ``lam = 0`` gives Definition 2
-    ({prf:ref}`def-predicted-risk`), ``lam > 0`` the ridge deterministic
-    equivalent ({prf:ref}`def-ridge-risk`).
+    (:prf:ref:`def-predicted-risk`), ``lam > 0`` the ridge deterministic
+    equivalent (:prf:ref:`def-ridge-risk`).
     """
     s, m, b, nu, nn, tr = sp
     k = np.asarray(kappa, dtype=float)

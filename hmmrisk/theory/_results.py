@@ -22,7 +22,7 @@ class Prediction:
     Attributes
     ----------
     bias, variance : float
-        The two parts of Lemma 1 ({prf:ref}`lem-bias-variance`) as predicted
+        The two parts of Lemma 1 (:prf:ref:`lem-bias-variance`) as predicted
         by the theory; ``variance`` is ``inf`` at the interpolation threshold.
     irreducible : float
         ``tr Sigma_r``, the next-token error no head can remove.
@@ -49,7 +49,7 @@ class Prediction:
 
     @property
     def tr_sigma_r(self) -> float:
-        """``tr Sigma_r`` (the same number as :attr:`irreducible`)."""
+        """``tr Sigma_r`` (the same number as ``irreducible``)."""
         return self.irreducible
 
 
@@ -79,7 +79,7 @@ class Predictions:
 
     @property
     def tr_sigma_r(self) -> np.ndarray:
-        """``tr Sigma_r`` (the same array as :attr:`irreducible`)."""
+        """``tr Sigma_r`` (the same array as ``irreducible``)."""
         return self.irreducible
 
     def __len__(self) -> int:
@@ -105,7 +105,7 @@ class RidgePredictions(Predictions):
         The penalty ``lam >= 0`` of each point.
     kappa : array
         The root ``kappa > lam`` of the ridge ``kappa``-equation
-        ({prf:ref}`def-ridge-risk`).
+        (:prf:ref:`def-ridge-risk`).
     """
 
     ridge: np.ndarray

@@ -1,8 +1,8 @@
 """The paper's results: Theorem 1, Definitions 1-3 and the large-``p`` limit.
 
 Statements of Luo, Wang & Huang (arXiv 2410.00699) as the book derives them
-({ref}`ch-theorem1`, {ref}`ch-overparameterised`, {ref}`ch-double-descent`).
-Extensions beyond the paper (ridge heads) live in :mod:`hmmrisk.theory.ridge`;
+(:ref:`ch-theorem1`, :ref:`ch-overparameterised`, :ref:`ch-double-descent`).
+Extensions beyond the paper (ridge heads) live in ``hmmrisk.theory.ridge``;
 both are thin wrappers of one kernel (``hmmrisk/theory/_kernel.py``).
 """
 
@@ -29,7 +29,7 @@ def _scalar_or_array(x, was_scalar):
 # ---------------------------------------------------------------------------
 
 def theorem1(tr_sigma_r, p, n, exact: bool = True):
-    """Theorem 1 ({prf:ref}`thm-under`): the under-parameterised variance.
+    """Theorem 1 (:prf:ref:`thm-under`): the under-parameterised variance.
 
     For ``p < n`` the bias is zero and the mean variance is
 
@@ -47,7 +47,7 @@ def theorem1(tr_sigma_r, p, n, exact: bool = True):
         Model sizes, ``1 <= p <= n`` (non-integer ``p`` interpolates).
     n : float or array
         Sample size, ``n > 1``, broadcast against ``p`` (a real ``n`` is the
-        effective sample size of {prf:ref}`rem-trajectory-neff`).
+        effective sample size of :prf:ref:`rem-trajectory-neff`).
     exact : bool
         Exact finite-``n`` mean or the proportional limit.
 
@@ -102,7 +102,7 @@ def _over_spectrum(eigvals, n, n_unit, signal=None, tr_sigma_r=None):
 
 
 def solve_kappa(eigvals, n, n_unit=0):
-    """Definition 1 ({prf:ref}`def-kappa`): the root ``kappa > 0`` of
+    """Definition 1 (:prf:ref:`def-kappa`): the root ``kappa > 0`` of
 
         sum_i s_i / (s_i + kappa) + n_unit / (1 + kappa) = n.
 
@@ -136,9 +136,9 @@ def solve_kappa(eigvals, n, n_unit=0):
 
 
 def definition2(eigvals, signal, n, tr_sigma_r, n_unit=0):
-    """Definition 2 ({prf:ref}`def-predicted-risk`): predicted bias and variance, ``p > n``.
+    """Definition 2 (:prf:ref:`def-predicted-risk`): predicted bias and variance, ``p > n``.
 
-    With ``kappa`` from Definition 1 ({prf:ref}`def-kappa`) and
+    With ``kappa`` from Definition 1 (:prf:ref:`def-kappa`) and
     ``D2 = (1/n) sum_i s_i^2 / (s_i + kappa)^2``,
 
         bias     = kappa^2 sum_i s_i b_i / (s_i + kappa)^2 / (1 - D2),
@@ -190,18 +190,18 @@ def definition2(eigvals, signal, n, tr_sigma_r, n_unit=0):
 def predicted_risk(pop: Population, n: int) -> Prediction:
     """The theory's excess risk of the head on ``pop`` at sample size ``n``.
 
-    * ``p < n - 1``: Theorem 1, exact ({prf:ref}`thm-under`): bias 0,
+    * ``p < n - 1``: Theorem 1, exact (:prf:ref:`thm-under`): bias 0,
       variance ``tr Sigma_r p / (n - p - 1)``;
     * ``n - 1 <= p <= n``: the mean risk is infinite (``formula="threshold"``,
       bias 0, variance ``inf``);
-    * ``p > n``: Definition 2 ({prf:ref}`def-predicted-risk`) on the spectrum
+    * ``p > n``: Definition 2 (:prf:ref:`def-predicted-risk`) on the spectrum
       of ``Sigma_x``; the eigenvalue 1 of multiplicity ``pop.n_unit`` is
       handled analytically, so the cost is ``O(d)`` after the ``O(p d^2)``
       population.
 
     For ``p = n + 1`` Definition 2 is finite while the Gaussian mean risk is
     not: Definition 2 is a deterministic equivalent of the conditional risk
-    ``R_X`` (Theorem 2, {prf:ref}`thm-over`), not of its mean.  This is
+    ``R_X`` (Theorem 2, :prf:ref:`thm-over`), not of its mean.  This is
     ``predicted_curve([pop], n)[0]``.
 
     Examples
@@ -267,7 +267,7 @@ def predicted_curve(pops, n) -> Predictions:
 # ---------------------------------------------------------------------------
 
 def orthogonal_spectrum(p, d, noise, snr=1.0):
-    """Population of the orthogonal embedding (Lemma 2, {prf:ref}`lem-well-specified`).
+    """Population of the orthogonal embedding (Lemma 2, :prf:ref:`lem-well-specified`).
 
     With ``r = min(p, d)``, ``Sigma_x`` has the eigenvalue
     ``s1 = 1 + rho max(p, d) / d`` with multiplicity ``r`` and 1 with
@@ -290,11 +290,11 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
 
 
 def kappa_orthogonal(n, p, d, snr=1.0):
-    """Definition 1 ({prf:ref}`def-kappa`) for the orthogonal embedding, in closed form.
+    """Definition 1 (:prf:ref:`def-kappa`) for the orthogonal embedding, in closed form.
 
     ``kappa`` solves ``r s1/(s1 + kappa) + (p - r)/(1 + kappa) = n``
     (``r = min(p, d)``, ``s1 = 1 + rho max(p, d)/d``), a quadratic with one
-    positive root for ``p > n`` (Definition 3, {prf:ref}`def-hmm-risk`).
+    positive root for ``p > n`` (Definition 3, :prf:ref:`def-hmm-risk`).
     """
     n = check.integer("n", n, minimum=2)
     scalar = np.ndim(p) == 0
@@ -312,21 +312,21 @@ def _two_point_definition2(n, p, r, s1, b1, tr):
 
 
 def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
-    """Definition 3 ({prf:ref}`def-hmm-risk`): the HMM risk curve, orthogonal embedding.
+    """Definition 3 (:prf:ref:`def-hmm-risk`): the HMM risk curve, orthogonal embedding.
 
     Closed form in ``(n, p, d, sigma^2, rho)``, vectorised over ``p``:
 
     * ``p > n``: Definition 2 on the two-point spectrum of
       :func:`orthogonal_spectrum`, with ``kappa`` the positive root of the
       quadratic of :func:`kappa_orthogonal`;
-    * ``p <= n``: Theorem 1 ({prf:ref}`thm-under`, :func:`theorem1`),
+    * ``p <= n``: Theorem 1 (:prf:ref:`thm-under`, :func:`theorem1`),
       ``under="exact"`` (``p / (n - p - 1)``, ``inf`` for
       ``n - 1 <= p <= n``) or ``"asymptotic"`` (``gamma / (1 - gamma)``,
       ``inf`` at ``p = n``).
 
     Non-integer ``p`` is accepted (the formulas are analytic in ``p``), which
     draws smooth theory lines; so is a real ``n > 1`` (scalar or shaped like
-    ``p``), the effective sample size of {prf:ref}`rem-trajectory-neff`.
+    ``p``), the effective sample size of :prf:ref:`rem-trajectory-neff`.
 
     Returns
     -------
@@ -367,7 +367,7 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
 
 
 def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
-    """Definition 3 ({prf:ref}`def-hmm-risk`) per output coordinate, in ``(gamma, psi)``.
+    """Definition 3 (:prf:ref:`def-hmm-risk`) per output coordinate, in ``(gamma, psi)``.
 
     With ``gamma = p/n`` and ``psi = d/p``, everything Definition 3 returns is
     ``d`` times a function of ``(gamma, psi, sigma^2, rho)`` alone.  Writing
@@ -417,7 +417,7 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
 
 
 def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
-    """Limit of Definition 3 as ``p -> infinity`` at fixed ``n, d`` (Theorem 3, {prf:ref}`thm-double-descent`).
+    """Limit of Definition 3 as ``p -> infinity`` at fixed ``n, d`` (Theorem 3, :prf:ref:`thm-double-descent`).
 
     ``s1/(s1 + kappa) -> tau`` (:func:`large_p_tau`); then, with
     ``q = d tau^2 / n`` (the limit of ``D2``),
@@ -436,7 +436,7 @@ def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
 
 
 def large_p_tau(n, d, snr):
-    """``tau = lim s1/(s1 + kappa)`` as ``p -> infinity`` (Theorem 3, {prf:ref}`thm-double-descent`).
+    """``tau = lim s1/(s1 + kappa)`` as ``p -> infinity`` (Theorem 3, :prf:ref:`thm-double-descent`).
 
     The root in ``(0, 1)`` of ``d rho tau^2 - (d rho + d + n rho) tau + n rho = 0``,
     in the form without cancellation; ``snr`` may be an array.

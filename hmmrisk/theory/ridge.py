@@ -1,4 +1,4 @@
-"""Ridge heads: the deterministic equivalent with ``lam > 0`` ({ref}`ch-ridge`).
+"""Ridge heads: the deterministic equivalent with ``lam > 0`` (:ref:`ch-ridge`).
 
 An extension beyond the paper, which treats only the minimum-norm head.  The
 ridge head ``B_lam = (X^T X / n + lam I)^{-1} X^T Y / n``
@@ -55,14 +55,14 @@ def _ridge_spectrum(eigvals, n, ridge, n_unit, signal=None, tr_sigma_r=None):
 
 
 def ridge_kappa(eigvals, n, ridge, n_unit=0):
-    """``kappa`` of the ridge deterministic equivalent ({prf:ref}`def-ridge-risk`).
+    """``kappa`` of the ridge deterministic equivalent (:prf:ref:`def-ridge-risk`).
 
     The unique root ``kappa > lam`` of
 
         lam = kappa (1 - (1/n) [sum_i s_i/(s_i + kappa) + n_unit/(1 + kappa)]),
 
     for any number of eigenvalues (``p < n``, ``p = n`` or ``p > n``).  As
-    ``lam -> 0`` it tends to Definition 1's root ({prf:ref}`def-kappa`) when
+    ``lam -> 0`` it tends to Definition 1's root (:prf:ref:`def-kappa`) when
     ``p > n`` and to 0 (as ``lam n/(n - p)``) when ``p < n``.
 
     Parameters
@@ -88,7 +88,7 @@ def ridge_kappa(eigvals, n, ridge, n_unit=0):
 
 
 def ridge_risk(eigvals, signal, n, tr_sigma_r, ridge, n_unit=0):
-    """Deterministic equivalent of the ridge head's risk ({prf:ref}`def-ridge-risk`).
+    """Deterministic equivalent of the ridge head's risk (:prf:ref:`def-ridge-risk`).
 
     With ``kappa > lam`` from :func:`ridge_kappa` and
     ``D2 = (1/n) sum_i s_i^2 / (s_i + kappa)^2``,
@@ -99,10 +99,10 @@ def ridge_risk(eigvals, signal, n, tr_sigma_r, ridge, n_unit=0):
     computed with ``1 - D2 = lam/kappa + (kappa/n) sum_i s_i/(s_i + kappa)^2``
     (Hastie, Montanari, Rosset & Tibshirani 2022; Bach 2024).  Valid for every
     ``p`` and ``lam > 0``; ``lam -> 0`` gives Definition 2
-    ({prf:ref}`def-predicted-risk`) for ``p > n`` and the limit form of
-    Theorem 1 ({prf:ref}`thm-under`) for ``p < n``; ``lam -> inf`` gives bias
+    (:prf:ref:`def-predicted-risk`) for ``p > n`` and the limit form of
+    Theorem 1 (:prf:ref:`thm-under`) for ``p < n``; ``lam -> inf`` gives bias
     ``sum_i s_i b_i = ||B*||^2_{Sigma_x}`` and variance 0
-    ({prf:ref}`prop-ridge-limits`).
+    (:prf:ref:`prop-ridge-limits`).
 
     Parameters
     ----------
@@ -132,7 +132,7 @@ def ridge_risk(eigvals, signal, n, tr_sigma_r, ridge, n_unit=0):
 
 
 def ridge_orthogonal(n, p, d, noise, snr=1.0, *, ridge):
-    """Ridge risk (deterministic equivalent) for the orthogonal embedding ({prf:ref}`def-ridge-risk`).
+    """Ridge risk (deterministic equivalent) for the orthogonal embedding (:prf:ref:`def-ridge-risk`).
 
     The two-point spectrum of :func:`~hmmrisk.theory.orthogonal_spectrum`
     (``s1`` with multiplicity ``r = min(p, d)`` and weight ``b1``, ``1`` with
@@ -177,7 +177,7 @@ def ridge_orthogonal(n, p, d, noise, snr=1.0, *, ridge):
 
 
 def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
-    """The risk-minimising ridge penalty ``lam* >= 0`` for the orthogonal embedding ({ref}`ch-ridge`).
+    """The risk-minimising ridge penalty ``lam* >= 0`` for the orthogonal embedding (:ref:`ch-ridge`).
 
     Minimises the excess risk of :func:`ridge_orthogonal` over
     ``log lam in [log bounds[0], log bounds[1]]``, vectorised over ``p``: a
@@ -187,15 +187,15 @@ def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
     of the machine precision in relative terms, ~1e-8).  For ``p <= d``
     (``Sigma_x`` a multiple of the identity, ``B*`` spread evenly over it) the
     minimiser is ``lam* = tr Sigma_r / (n b1)`` exactly
-    ({prf:ref}`prop-ridge-optimal`), which the tests use as an independent
+    (:prf:ref:`prop-ridge-optimal`), which the tests use as an independent
     check.
 
     If for some ``p > n`` the smallest risk on the grid is at its lower end,
     the risk still increases at ``lam = bounds[0]``: among penalties
     ``lam >= 0`` the minimum-norm head is best (the unconstrained optimum would
     be ``lam <= 0``).  That point gets ``lam* = 0`` and Definition 2
-    ({prf:ref}`def-predicted-risk`, the ``lam -> 0`` limit,
-    {prf:ref}`prop-ridge-limits`), with ``formula = "definition2"``.
+    (:prf:ref:`def-predicted-risk`, the ``lam -> 0`` limit,
+    :prf:ref:`prop-ridge-limits`), with ``formula = "definition2"``.
 
     Parameters
     ----------
