@@ -24,9 +24,9 @@ cost never grows with ``p``.
   At ``lam = 0`` this is Definition 2 (:prf:ref:`def-predicted-risk`).
 * :func:`kappa_two_point`: the fast path for a two-point spectrum at
   ``lam = 0`` (the orthogonal embedding of Definition 3), a quadratic solved
-  in closed form.  It needs no iteration and is about 35 times cheaper than
+  in closed form.  It needs no iteration and is 25 to 35 times cheaper than
   the Newton solve on a grid of 2000 model sizes (``bench/bench_fast_path.py``:
-  49 us against 1.8 ms on the build machine); the two agree to ~3e-14
+  50-65 us against 1.6-1.8 ms on the shared build machine); the two agree to ~3e-14
   relative, which ``tests/test_theory.py`` checks.
 
 The functions here take validated flat batches; :func:`spectrum` validates
