@@ -324,8 +324,8 @@ def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", r
     model = make_model(p, d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
     if not simulate:
         return PointRun(model, None)
-    lams = np.atleast_1d(np.asarray(ridge, dtype=float))
-    if lams.ndim != 1 or lams.size == 0:
+    lams = np.atleast_1d(check.real_array("ridge", ridge, low=0.0))
+    if lams.ndim != 1:
         raise ValueError(f"ridge must be a number or a non-empty 1-d sequence, got {ridge!r}")
     rng = np.random.default_rng(sim_ss)
     ests = []
