@@ -84,6 +84,23 @@ def finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
     return arr
 
 
+def training_data(X, Y=None):
+    """``X`` of shape ``(..., n, p)`` (``n >= 2``, ``p >= 1``) and ``Y`` of shape ``(..., n, d)``, finite."""
+    X = finite_array("X", X)
+    if X.ndim < 2:
+        raise ValueError(f"X must have shape (..., n, p), got {X.shape}")
+    if X.shape[-2] < 2:
+        raise ValueError(f"n (rows of X) must be >= 2, got {X.shape[-2]}")
+    if X.shape[-1] < 1:
+        raise ValueError(f"X must have at least one column (p >= 1), got shape {X.shape}")
+    if Y is None:
+        return X
+    Y = finite_array("Y", Y)
+    if Y.ndim != X.ndim or Y.shape[:-1] != X.shape[:-1] or Y.shape[-1] < 1:
+        raise ValueError(f"Y must have shape {X.shape[:-1]} + (d,), got {Y.shape}")
+    return X, Y
+
+
 def rng(seed, name: str = "rng") -> np.random.Generator:
     """Turn ``seed`` (None, int or Generator; SPEC 7) into an explicit Generator."""
     if isinstance(seed, np.random.Generator):

@@ -49,20 +49,6 @@ def _filter(s: np.ndarray, n: int, ridge: float) -> np.ndarray:
     return np.where(s > tol, 1.0 / safe, 0.0)
 
 
-def _check_data(X, Y=None):
-    X = check.finite_array("X", X)
-    if X.ndim < 2:
-        raise ValueError(f"X must have shape (..., n, p), got {X.shape}")
-    if X.shape[-2] < 2:
-        raise ValueError(f"n (rows of X) must be >= 2, got {X.shape[-2]}")
-    if X.shape[-1] < 1:
-        raise ValueError(f"X must have at least one column (p >= 1), got shape {X.shape}")
-    if Y is None:
-        return X
-    Y = check.finite_array("Y", Y)
-    if Y.ndim != X.ndim or Y.shape[:-1] != X.shape[:-1] or Y.shape[-1] < 1:
-        raise ValueError(f"Y must have shape {X.shape[:-1]} + (d,), got {Y.shape}")
-    return X, Y
 
 
 def fit_head(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
@@ -91,7 +77,7 @@ def fit_head(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
            [0., 2., 0.],
            [0., 0., 2.]])
     """
-    X, Y = _check_data(X, Y)
+    X, Y = check.training_data(X, Y)
     ridge = check.real("ridge", ridge, low=0.0)
     U, s, Vt = np.linalg.svd(X, full_matrices=False)
     f = _filter(s, X.shape[-2], ridge)

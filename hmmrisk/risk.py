@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from .head import _check_data, _filter, fit_head
+from .head import fit_head, spectral_filter
 from .hmm import HeadTuningModel
 from .population import Population, population
 
@@ -48,13 +48,13 @@ def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
     """
     if not isinstance(pop, Population):
         raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
-    X = _check_data(X)
+    X = check.training_data(X)
     if X.shape[-1] != pop.p:
         raise ValueError(f"X must have p = {pop.p} columns, got shape {X.shape}")
     ridge = check.real("ridge", ridge, low=0.0)
     n = X.shape[-2]
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
-    f = _filter(s, n, ridge)
+    f = spectral_filter(s, n, ridge)
     V = np.swapaxes(Vt, -1, -2)                                  # (..., p, m)
     delta = pop.B_star - V @ ((f * s)[..., :, None] * (Vt @ pop.B_star))
     bias = np.sum(delta**2, axis=(-2, -1)) + np.sum((pop.W.T @ delta) ** 2, axis=(-2, -1))
