@@ -1,7 +1,10 @@
 # Two commands, each doing its own set-up on a fresh machine:
 #   make book   build the book from a clean _build (warnings are errors)
-#   make test   unit tests + every chapter through nbmake + a clean -n -W build
+#   make test   a clean -n -W build (every chapter executed) + unit tests +
+#               a second execution of the cheap chapters (figure data compared)
 #               + every page of that build in headless Chromium
+# and the edit-test loop:
+#   make check  unit and property tests only (pytest -m unit)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -19,7 +22,7 @@ FIGURE_DATA := $(CURDIR)/_build/figure-data/nbmake
 # contention on such work (and the Transformer chapter runs its own workers).
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: book preview test bench clean
+.PHONY: book preview test check bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +62,13 @@ test: $(STAMP) $(CHROMIUM)
 	rm -rf _build
 	HMMRISK_FIGURE_DATA=$(FIGURE_DATA) HMMRISK_CHROMIUM=$(CHROMIUM) \
 		$(BIN)/python -m pytest chapters tests --nbmake --nbmake-timeout=900 --durations=12
+
+# The unit and property tests only: no notebook, no build, no browser.  The
+# markers (unit, slow, notebook, book, browser) are assigned in
+# tests/conftest.py; any subset works the same way, e.g.
+#   .venv/bin/python -m pytest -m "unit and not slow"
+check: $(STAMP)
+	$(BIN)/python -m pytest tests -m unit -q --durations=5
 
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/bench_risk.py
