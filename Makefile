@@ -4,7 +4,7 @@
 #               a second execution of the cheap chapters (figure data compared)
 #               + every page of that build in headless Chromium
 # and the edit-test loop:
-#   make check  unit and property tests only (pytest -m unit)
+#   make check  unit and property tests only, the slow few left out
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -95,12 +95,14 @@ test: $(STAMP) $(CHROMIUM)
 	HMMRISK_FIGURE_DATA=$(FIGURE_DATA) HMMRISK_CHROMIUM=$(CHROMIUM) \
 		$(BIN)/python -m pytest chapters tests --nbmake --nbmake-timeout=900 --durations=12
 
-# The unit and property tests only: no notebook, no build, no browser.  The
-# markers (unit, slow, notebook, book, browser) are assigned in
-# tests/conftest.py; any subset works the same way, e.g.
-#   .venv/bin/python -m pytest -m "unit and not slow"
+# The unit and property tests only: no notebook, no build, no browser, and
+# not the few slow ones (conftest.SLOW; `make test` runs them).  The markers
+# (unit, slow, notebook, book, browser) are assigned in tests/conftest.py; any
+# subset works the same way: `make check MARK=unit` for every unit test, or
+#   .venv/bin/python -m pytest -m "unit and not slow" tests/test_risk.py
+MARK ?= unit and not slow
 check: $(STAMP)
-	$(BIN)/python -m pytest tests -m unit -q --durations=5
+	$(BIN)/python -m pytest tests -m "$(MARK)" -q --durations=5
 
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/bench_risk.py

@@ -6,11 +6,11 @@ marker of its own:
 * ``notebook``: a chapter executed by nbmake (``pytest --nbmake chapters``);
 * ``book``: needs the book build (uses the ``book`` fixture);
 * ``browser``: opens the built site in headless Chromium (``test_browser.py``);
-* ``slow``: a unit test file that takes more than a few seconds (``SLOW``);
-* ``unit``: everything else: the unit and property tests of ``make check``.
+* ``unit``: everything else: the unit and property tests;
+* ``slow``: those unit tests that take more than a few seconds (``SLOW``).
 
-``pytest -m unit`` is the edit-test loop (``make check``), ``-m "not browser"``
-skips Chromium, ``-m "unit and not slow"`` is the quickest loop, and so on.
+``make check`` is ``-m "unit and not slow"`` (the edit-test loop),
+``-m unit`` all unit tests, ``-m "not browser"`` skips Chromium, and so on.
 
 The book is built once per test session, in a background process started as
 soon as collection has finished (if any selected test needs it), so the unit
@@ -50,15 +50,21 @@ EXECUTED_ONCE = {
         "tests/test_figure3_repro.py (a reduced Figure 3 protocol run twice, "
         "in one process and on 2 worker processes, with identical data)",
 }
-#: Unit-test files that take more than a few seconds (marker ``slow``).
-SLOW = {"test_figure3.py", "test_figure3_repro.py", "test_transformer.py", "test_sweep.py",
-        "test_cli.py", "test_properties.py"}
+#: Unit tests that take more than a few seconds (marker ``slow``): a file name,
+#: or ``file::test`` (every parametrisation of it).  ``make test`` runs them,
+#: ``make check`` leaves them out.
+SLOW = {"test_figure3_repro.py", "test_figure3.py::test_tiny_protocol_end_to_end",
+        "test_risk.py::test_woodbury_route_is_stable_where_it_is_used",
+        "test_risk.py::test_conditional_route_agrees_with_fitting_the_head",
+        "test_risk_schur.py::test_schur_route_has_the_law_of_fitting_the_head",
+        "test_sweep.py::test_serial_processes_and_dask_are_bitwise_identical",
+        "test_properties.py::test_kappa_solves_definition1_and_definition2_is_nonnegative"}
 
 MARKERS = {
     "notebook": "a chapter executed by nbmake (pytest --nbmake chapters)",
     "book": "needs the clean -n -W book build (the session's `book` fixture)",
     "browser": "opens the built site in headless Chromium",
-    "slow": "a unit-test file that takes more than a few seconds",
+    "slow": "a unit test that takes more than a few seconds (conftest.SLOW)",
     "unit": "unit and property tests: no notebook, no build, no browser (make check)",
 }
 
@@ -84,7 +90,8 @@ def _marks_for(item) -> list[str]:
         marks.append("browser")
     if not marks:
         marks.append("unit")
-        if path.name in SLOW:
+        name = getattr(item, "originalname", None) or item.name
+        if path.name in SLOW or f"{path.name}::{name}" in SLOW:
             marks.append("slow")
     return marks
 
