@@ -29,11 +29,12 @@ export OPENBLAS_NUM_THREADS ?= 1
 # The environment is the lock file: every transitive package at an exact
 # version, installed without resolution (--no-deps), then the book's own
 # package (editable, no build isolation: setuptools comes from the lock), and
-# pip check proves the set consistent.  requirements.txt is the human-edited
+# pip check proves the set consistent (--no-compile: modules are byte-compiled
+# when first imported, not all of torch's at install).  requirements.txt is the human-edited
 # input; `make lock` regenerates requirements-lock.txt from it.
 $(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-compile --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
 	touch $(STAMP)

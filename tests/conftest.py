@@ -58,6 +58,7 @@ SLOW = {"test_figure3_repro.py", "test_figure3.py::test_tiny_protocol_end_to_end
         "test_risk.py::test_conditional_route_agrees_with_fitting_the_head",
         "test_risk_schur.py::test_schur_route_has_the_law_of_fitting_the_head",
         "test_sweep.py::test_serial_processes_and_dask_are_bitwise_identical",
+        "test_cli.py::test_figure_3_writes_a_png_with_a_tiny_protocol",
         "test_properties.py::test_kappa_solves_definition1_and_definition2_is_nonnegative"}
 
 MARKERS = {
