@@ -307,7 +307,7 @@ def _over_terms_schur(lam, b, T, N1t, N2, a, c):
     Linv = _tri_inv(np.linalg.cholesky(S))                                # S^{-1} = Linv^T Linv
     W = Linv @ T                                                          # H = W^T W
     LVt = Linv @ np.swapaxes(V, -1, -2)                                   # (reps, r, n - r)
-    WL = W * np.sqrt(lam - 1.0)
+    WL = W * np.sqrt(np.maximum(lam - 1.0, 0.0))                       # lam >= 1: Sigma_x = W W^T + I
     UL = np.swapaxes(Linv, -1, -2) @ WL                                   # U (Lam - I)^{1/2}
     variance = (_trace_inv_bidiagonal(a, c) + np.sum(Linv**2, axis=(-2, -1))
                 + np.sum(LVt**2, axis=(-2, -1)) + np.sum(UL**2, axis=(-2, -1))
