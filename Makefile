@@ -1,11 +1,16 @@
 # Two commands, each doing its own set-up on a fresh machine:
 #   make book   build the book from a clean _build (warnings are errors)
-#   make test   unit tests + every chapter through nbmake + a clean -n -W build
+#   make test   a clean -n -W build (every chapter executed) + unit tests +
+#               a second execution of the cheap chapters (figure data compared)
 #               + every page of that build in headless Chromium
+# and the edit-test loop:
+#   make check  unit and property tests only, the slow few left out
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements-lock.txt
+LOCK_TOOLS := $(VENV)/lock-tools
 JB_FLAGS := -n -W --keep-going
 # Debian's chromium, driven by playwright in tests/test_browser.py (never a
 # browser download); installed with apt-get when missing.
@@ -19,12 +24,34 @@ FIGURE_DATA := $(CURDIR)/_build/figure-data/nbmake
 # contention on such work (and the Transformer chapter runs its own workers).
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: book preview test bench clean
+.PHONY: book preview test check bench lock clean
 
-$(STAMP): requirements.txt pyproject.toml
+# The environment is the lock file: every transitive package at an exact
+# version, installed without resolution (--no-deps), then the book's own
+# package (editable, no build isolation: setuptools comes from the lock), and
+# pip check proves the set consistent (--no-compile: modules are byte-compiled
+# when first imported, not all of torch's at install).  requirements.txt is the human-edited
+# input; `make lock` regenerates requirements-lock.txt from it.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-compile --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# pip-compile (pip-tools) resolves requirements.txt with this machine's pip
+# configuration, so torch==2.13.0 resolves to the CPU wheel (2.13.0+cpu, no
+# nvidia-* packages; CI finds it on the PyTorch CPU index).  No hashes: pip's
+# --require-hashes refuses the editable install of the book's own package and
+# the CPU wheel's hash depends on where it comes from.  Existing pins are kept
+# unless the input needs others; `make lock LOCK_FLAGS=--upgrade` moves every
+# transitive package to its newest allowed release.
+lock:
+	test -x $(LOCK_TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_TOOLS) && \
+		$(LOCK_TOOLS)/bin/python -m pip install --quiet pip-tools==7.6.2; }
+	grep -v '^-e' requirements.txt | CUSTOM_COMPILE_COMMAND="make lock" \
+		$(LOCK_TOOLS)/bin/pip-compile --quiet --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(LOCK_FLAGS) --output-file $(LOCK) -
 
 $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser test (apt-get)..."
@@ -45,20 +72,38 @@ book: $(STAMP)
 # _build of unknown origin) wipes _build first: a preview never shows a figure
 # computed by older code.  The truth is still `make book`.
 preview: $(STAMP)
-	@if [ ! -e _build/.built-from ] || [ -n "$$(find hmmrisk/*.py requirements.txt pyproject.toml _config.yml _toc.yml references.bib -newer _build/.built-from -print -quit)" ]; then \
+	@if [ ! -e _build/.built-from ] || [ -n "$$(find hmmrisk $(LOCK) pyproject.toml _config.yml _toc.yml references.bib -newer _build/.built-from -print -quit)" ]; then \
 		echo "hmmrisk or the configuration changed: cold build"; rm -rf _build; fi
 	mkdir -p _build && touch _build/.built-from.new
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 	mv _build/.built-from.new _build/.built-from
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
-# Chapters first (nbmake writes the first set of figure digests), then the
-# tests, whose session fixture builds the book into _build once for
-# tests/test_book.py and tests/test_browser.py (screenshots: _build/screenshots).
+# One pytest session (tests/conftest.py):
+#  - as soon as collection ends, the -n -W book build starts in the background
+#    (every chapter executed once, writing its figure digests to
+#    _build/figure-data/book): the execution test of every chapter, whose
+#    failing notebooks' reports are printed by tests/test_book.py;
+#  - meanwhile, on the other core, the unit tests and nbmake's second execution
+#    of every chapter except those of conftest.EXECUTED_ONCE (the Transformer:
+#    its reproducibility is tests/test_figure3_repro.py's reduced protocol),
+#    writing digests to $(FIGURE_DATA);
+#  - then the tests of the build (the two sets of digests must be equal) and
+#    every page of that very _build/html in headless Chromium (screenshots:
+#    _build/screenshots).
 test: $(STAMP) $(CHROMIUM)
 	rm -rf _build
 	HMMRISK_FIGURE_DATA=$(FIGURE_DATA) HMMRISK_CHROMIUM=$(CHROMIUM) \
 		$(BIN)/python -m pytest chapters tests --nbmake --nbmake-timeout=900 --durations=12
+
+# The unit and property tests only: no notebook, no build, no browser, and
+# not the few slow ones (conftest.SLOW; `make test` runs them).  The markers
+# (unit, slow, notebook, book, browser) are assigned in tests/conftest.py; any
+# subset works the same way: `make check MARK=unit` for every unit test, or
+#   .venv/bin/python -m pytest -m "unit and not slow" tests/test_risk.py
+MARK ?= unit and not slow
+check: $(STAMP)
+	$(BIN)/python -m pytest tests -m "$(MARK)" -q --durations=5
 
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/bench_risk.py

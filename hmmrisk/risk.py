@@ -215,6 +215,110 @@ def _over_terms(lam, b, X1, a, c):
     return bias, variance
 
 
+def _solve_upper_bidiagonal_T(a, c, B):
+    """``Z = L^{-T} B`` for the lower-bidiagonal ``L`` of ``(a, c)``, ``B`` of shape ``(dim, reps, k)``."""
+    a, c = a[..., None], c[..., None]
+    Z = np.empty_like(B)
+    np.divide(B[-1], a[-1], out=Z[-1])
+    for i in range(len(B) - 2, -1, -1):
+        np.multiply(c[i + 1], Z[i + 1], out=Z[i])
+        np.subtract(B[i], Z[i], out=Z[i])
+        Z[i] /= a[i]
+    return Z
+
+
+def _tri_inv(L):
+    """Inverse of a batch of lower-triangular matrices, by 2 x 2 blocks.
+
+    ``[[A, 0], [C, D]]^{-1} = [[A^{-1}, 0], [-D^{-1} C A^{-1}, D^{-1}]]``: matrix
+    products only (NumPy has no batched triangular solve; its batched
+    ``inv``/``solve`` are several times slower on small matrices).
+    """
+    k = L.shape[-1]
+    if k <= 8:
+        inv = np.zeros_like(L)
+        for i in range(k):
+            inv[..., i, i] = 1.0 / L[..., i, i]
+            if i:
+                row = np.einsum("...j,...jk->...k", L[..., i, :i], inv[..., :i, :i])
+                inv[..., i, :i] = -row * inv[..., i, i, None]
+        return inv
+    h = k // 2
+    A, D = _tri_inv(L[..., :h, :h]), _tri_inv(L[..., h:, h:])
+    inv = np.zeros_like(L)
+    inv[..., :h, :h] = A
+    inv[..., h:, h:] = D
+    inv[..., h:, :h] = -D @ (L[..., h:, :h] @ A)
+    return inv
+
+
+def _schur_draw(rng, lam, n: int, dof: int, reps: int):
+    """One canonical form of ``(X1, X2)`` per training set, for ``r < n < r + dof``.
+
+    Householder QR of ``X1 = Z Lam^{1/2}`` (``n x r``) gives ``X1 = Q [T; 0]``,
+    ``T = R_Z Lam^{1/2}`` with ``R_Z`` upper triangular, ``(R_Z)_jj ~ chi_{n-j}``
+    and ``N(0, 1)`` above the diagonal (all independent).  ``Q^T X2`` is again
+    Gaussian; its last ``n - r`` rows are bidiagonalised (Dumitriu & Edelman,
+    rotating only those rows and the ``dof`` unit columns), which leaves, in an
+    orthonormal basis of sample space,
+
+        X1 = [T; 0],    X2 = [[N1, N2], [B, 0]],
+
+    with ``B`` the ``(n - r) x (n - r)`` lower bidiagonal of
+    :func:`_wishart_bidiagonal` (``B B^T ~ Wishart_{n-r}(dof)`` up to rotation)
+    and ``N1`` (``r x (n - r)``), ``N2`` (``r x (dof - n + r)``) standard Gaussian.
+    Returns ``T`` (reps, r, r), ``N1^T`` (n - r, reps, r), ``N2`` (reps, r, dof - n + r), ``(a, c)``.
+    """
+    r = lam.size
+    j = np.arange(r)
+    T = np.triu(rng.standard_normal((reps, r, r)), 1)
+    T[:, j, j] = np.sqrt(rng.chisquare(n - j, size=(reps, r)))
+    T *= np.sqrt(lam)
+    N1t = rng.standard_normal((n - r, reps, r))
+    N2 = rng.standard_normal((reps, r, dof - n + r))
+    return T, N1t, N2, _wishart_bidiagonal(rng, n - r, dof, reps)
+
+
+def _over_terms_schur(lam, b, T, N1t, N2, a, c):
+    """``(B_X, V_X / tr Sigma_r)`` from the canonical form of :func:`_schur_draw`.
+
+    ``G = X X^T`` has the blocks ``G_11 = T T^T + N1 N1^T + N2 N2^T``,
+    ``G_12 = N1 B^T``, ``G_22 = B B^T``.  ``B`` is square, so the Schur
+    complement of ``G_22`` is ``S = G_11 - N1 B^T (B B^T)^{-1} B N1^T
+    = T T^T + N2 N2^T``: formed as a sum of positive terms, without the
+    subtraction.  With ``V = B^{-T} N1^T``, ``S = L L^T`` (Cholesky),
+    ``W = L^{-1} T`` and ``U = S^{-1} T = L^{-T} W``:
+
+    * ``G^{-1} X1 = [U; -V U]``, ``H = X1^T G^{-1} X1 = W^T W``;
+    * ``tr G^{-1} = tr (B B^T)^{-1} + ||L^{-1}||^2 + ||L^{-1} V^T||^2``;
+    * ``V_X / tr Sigma_r = tr G^{-1} + ||U (Lam - I)^{1/2}||^2 + ||V U (Lam - I)^{1/2}||^2``;
+    * ``B_X = tr((b - H b)^T Lam (b - H b)) + tr(b^T H b) - ||H b||^2``
+
+    (the formulas of :func:`_over_terms_dense` with ``M = G^{-1} X1 b``).
+    Every term is a sum of squares except ``B_X``'s last two, which are
+    bounded by ``||b||^2`` (``0 <= H <= I``).  The matrices inverted are
+    ``B`` (bidiagonal, ``B B^T ~ Wishart_{n-r}(p - r)``: ``p - n`` spare
+    degrees of freedom) and the ``r x r`` ``S``, both well conditioned unless
+    ``p`` is within a few of ``n``, where the problem itself is.  Work per
+    training set: ``O(n r^2 + r^3)``, no ``n x n`` matrix.
+    """
+    V = np.moveaxis(_solve_upper_bidiagonal_T(a, c, N1t), 0, 1)          # (reps, n - r, r)
+    S = T @ np.swapaxes(T, -1, -2) + N2 @ np.swapaxes(N2, -1, -2)
+    Linv = _tri_inv(np.linalg.cholesky(S))                                # S^{-1} = Linv^T Linv
+    W = Linv @ T                                                          # H = W^T W
+    LVt = Linv @ np.swapaxes(V, -1, -2)                                   # (reps, r, n - r)
+    WL = W * np.sqrt(np.maximum(lam - 1.0, 0.0))                       # lam >= 1: Sigma_x = W W^T + I
+    UL = np.swapaxes(Linv, -1, -2) @ WL                                   # U (Lam - I)^{1/2}
+    variance = (_trace_inv_bidiagonal(a, c) + np.sum(Linv**2, axis=(-2, -1))
+                + np.sum(LVt**2, axis=(-2, -1)) + np.sum(UL**2, axis=(-2, -1))
+                + np.sum((V @ UL) ** 2, axis=(-2, -1)))
+    Hb = np.swapaxes(W, -1, -2) @ (W @ b)
+    resid = b - Hb
+    bias = (np.sum(resid**2 * lam[:, None], axis=(-2, -1)) + np.sum(b * Hb, axis=(-2, -1))
+            - np.sum(Hb**2, axis=(-2, -1)))
+    return bias, variance
+
+
 def _over_terms_dense(lam, b, X1, K):
     """``(B_X, V_X / tr Sigma_r)`` for ``G = X1 X1^T + K`` (``p > n``), by inverting ``G``.
 
@@ -252,8 +356,12 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
       when ``K`` is well conditioned with overwhelming probability:
       ``p - r >= n + _MARGIN`` (``P(lambda_min(K) < eps)`` then scales as
       ``eps^{(_MARGIN + 1)/2}``; at ``p - r = n`` it is ``~ sqrt(eps)``, and
-      one draw in a thousand loses every digit).  Otherwise ``G`` is formed
-      and inverted (:func:`_over_terms_dense`).
+      one draw in a thousand loses every digit).  Otherwise, if ``r < n``,
+      a second canonical form (:func:`_schur_draw`) reduces everything to a
+      bidiagonal ``(n - r)``-system with ``p - n`` spare degrees of freedom
+      and an ``r x r`` Schur complement formed without subtraction
+      (:func:`_over_terms_schur`); only for ``r >= n`` is ``G`` formed and
+      inverted (:func:`_over_terms_dense`).
     """
     p = pop.p
     if p <= n:
@@ -270,6 +378,9 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
             X1 = rng.standard_normal((n, size, lam.size)) * np.sqrt(lam)
             L = _wishart_bidiagonal(rng, n, pop.n_unit, size)
             bias[k], variance[k] = _over_terms(lam, b, X1, *L)
+        elif n > lam.size:
+            draw = _schur_draw(rng, lam, n, pop.n_unit, size)
+            bias[k], variance[k] = _over_terms_schur(lam, b, *draw[:3], *draw[3])
         else:
             X1 = rng.standard_normal((size, n, lam.size)) * np.sqrt(lam)
             bias[k], variance[k] = _over_terms_dense(lam, b, X1, _unit_gram(rng, n, pop.n_unit, size))

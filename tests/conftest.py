@@ -1,9 +1,24 @@
-"""Shared helpers for the tests: Monte Carlo z-scores and the book build.
+"""Shared helpers for the tests: markers, Monte Carlo z-scores and the book build.
 
-The book is built once per test session by the ``book`` fixture and reused by
-``test_book.py`` (the build is clean, the statements and figures rendered, the
-figure data equal to nbmake's) and ``test_browser.py`` (every page in headless
-Chromium).
+Markers are assigned here, by file and by fixture, so a new test file needs no
+marker of its own:
+
+* ``notebook``: a chapter executed by nbmake (``pytest --nbmake chapters``);
+* ``book``: needs the book build (uses the ``book`` fixture);
+* ``browser``: opens the built site in headless Chromium (``test_browser.py``);
+* ``unit``: everything else: the unit and property tests;
+* ``slow``: those unit tests that take more than a few seconds (``SLOW``).
+
+``make check`` is ``-m "unit and not slow"`` (the edit-test loop),
+``-m unit`` all unit tests, ``-m "not browser"`` skips Chromium, and so on.
+
+The book is built once per test session, in a background process started as
+soon as collection has finished (if any selected test needs it), so the unit
+tests and the chapters' second execution run on the other core meanwhile; the
+tests that need the build run last (``pytest_collection_modifyitems``) and
+wait for it.  It is reused by ``test_book.py`` (clean build, statements and
+figures rendered, figure data equal to the second execution's) and
+``test_browser.py`` (every page in headless Chromium).
 """
 
 from __future__ import annotations
@@ -26,6 +41,79 @@ ROOT = Path(__file__).resolve().parents[1]
 #: browser's screenshots lie next to it in ``_build/screenshots``.
 BUILD = ROOT / "_build"
 JB_FLAGS = ["-n", "-W", "--keep-going"]
+#: Chapters that the book build executes but nbmake does not execute a second
+#: time (too costly to run twice per ``make test``), each with the test that
+#: covers the reproducibility of its figures instead.
+EXECUTED_ONCE = {
+    "chapters/transformer.ipynb":
+        "tests/test_figure3.py::test_tiny_protocol_end_to_end and "
+        "tests/test_figure3_repro.py (a reduced Figure 3 protocol run twice, "
+        "in one process and on 2 worker processes, with identical data)",
+}
+#: Unit tests that take more than a few seconds (marker ``slow``): a file name,
+#: or ``file::test`` (every parametrisation of it).  ``make test`` runs them,
+#: ``make check`` leaves them out.
+SLOW = {"test_figure3_repro.py", "test_figure3.py::test_tiny_protocol_end_to_end",
+        "test_risk.py::test_woodbury_route_is_stable_where_it_is_used",
+        "test_risk.py::test_conditional_route_agrees_with_fitting_the_head",
+        "test_risk_schur.py::test_schur_route_has_the_law_of_fitting_the_head",
+        "test_sweep.py::test_serial_processes_and_dask_are_bitwise_identical",
+        "test_cli.py::test_figure_3_writes_a_png_with_a_tiny_protocol",
+        "test_properties.py::test_kappa_solves_definition1_and_definition2_is_nonnegative"}
+
+MARKERS = {
+    "notebook": "a chapter executed by nbmake (pytest --nbmake chapters)",
+    "book": "needs the clean -n -W book build (the session's `book` fixture)",
+    "browser": "opens the built site in headless Chromium",
+    "slow": "a unit test that takes more than a few seconds (conftest.SLOW)",
+    "unit": "unit and property tests: no notebook, no build, no browser (make check)",
+}
+
+
+def pytest_configure(config):
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def _path(item) -> Path:
+    return Path(str(item.path))
+
+
+def _marks_for(item) -> list[str]:
+    path = _path(item)
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if path.suffix == ".ipynb":
+        return ["notebook"]
+    marks = []
+    if "book" in fixtures or path.name == "test_book.py":
+        marks.append("book")
+    if "browser" in fixtures or path.name == "test_browser.py":
+        marks.append("browser")
+    if not marks:
+        marks.append("unit")
+        name = getattr(item, "originalname", None) or item.name
+        if path.name in SLOW or f"{path.name}::{name}" in SLOW:
+            marks.append("slow")
+    return marks
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Mark every item (see the module docstring), leave the chapters of
+    ``EXECUTED_ONCE`` to the build, and run the items needing the book last
+    (the browser's after the build's own checks)."""
+    once = {(ROOT / nb).resolve() for nb in EXECUTED_ONCE}
+    skipped = [item for item in items if _path(item).resolve() in once
+               and not session.isinitpath(_path(item))]
+    if skipped:             # left to the book build, unless named on the command line
+        config.hook.pytest_deselected(items=skipped)
+        items[:] = [item for item in items if item not in skipped]
+    order = {}
+    for item in items:
+        marks = _marks_for(item)
+        for name in marks:
+            item.add_marker(name)
+        order[item] = 2 if "browser" in marks else 1 if "book" in marks else 0
+    items.sort(key=order.__getitem__)   # stable: file order kept within each group
 
 
 def mc_mean(samples, axis=0):
@@ -46,6 +134,11 @@ class BookBuild:
     returncode: int
     log: str
 
+    def reports(self, tail: int = 3000) -> str:
+        """The execution reports of failing notebooks (``html/reports``), tails included."""
+        logs = sorted((self.html / "reports").rglob("*.log")) if self.html.exists() else []
+        return "\n".join(f"--- {p}:\n{p.read_text(errors='replace')[-tail:]}" for p in logs)
+
 
 def _clean(build: Path, keep: Path | None) -> None:
     """Empty ``build`` except the folder ``keep`` (and the folders holding it)."""
@@ -62,28 +155,71 @@ def _clean(build: Path, keep: Path | None) -> None:
             child.unlink()
 
 
+class _Build:
+    """The session's one ``jupyter-book build``, running in the background."""
+
+    proc: subprocess.Popen | None = None
+    log: Path = BUILD / "jupyter-book.log"
+    digests: Path = BUILD / "figure-data" / "book"
+
+    @classmethod
+    def start(cls) -> None:
+        """Clean ``_build`` (except the nbmake digests) and start the build.
+
+        Every notebook is executed (``execute_notebooks: force``) with
+        ``HMMRISK_FIGURE_DATA`` pointing at ``_build/figure-data/book``, so
+        each figure cell leaves the digest of its arrays there.  The folder
+        that nbmake writes to (``HMMRISK_FIGURE_DATA`` of this process, set
+        by ``make test``) is left in place; everything else in ``_build`` is
+        removed first, since only a clean build re-emits every warning.
+        """
+        if cls.proc is not None:
+            return
+        jb = Path(sys.executable).with_name("jupyter-book")
+        if not jb.exists():
+            raise RuntimeError(f"jupyter-book not installed next to {sys.executable}")
+        nbmake_digests = os.environ.get(figure_data.ENV)
+        _clean(BUILD, Path(nbmake_digests) if nbmake_digests else None)
+        shutil.rmtree(cls.digests, ignore_errors=True)
+        BUILD.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, **{figure_data.ENV: str(cls.digests)})
+        with open(cls.log, "w") as out:
+            cls.proc = subprocess.Popen([str(jb), "build", str(ROOT), *JB_FLAGS],
+                                        stdout=out, stderr=subprocess.STDOUT, text=True,
+                                        cwd=ROOT, env=env)
+
+    @classmethod
+    def wait(cls) -> BookBuild:
+        cls.start()
+        returncode = cls.proc.wait()
+        shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
+        return BookBuild(root=BUILD, html=BUILD / "html", screenshots=BUILD / "screenshots",
+                         figure_data=cls.digests, returncode=returncode,
+                         log=cls.log.read_text(errors="replace"))
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.proc is not None and cls.proc.poll() is None:
+            cls.proc.terminate()
+            try:
+                cls.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                cls.proc.kill()
+
+
+def pytest_collection_finish(session):
+    """Start the build now if a selected test needs it (not for --collect-only)."""
+    if session.config.option.collectonly:
+        return
+    if any("book" in getattr(item, "fixturenames", ()) for item in session.items):
+        _Build.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _Build.stop()       # an interrupted or failed-early session leaves no build behind
+
+
 @pytest.fixture(scope="session")
 def book() -> BookBuild:
-    """Build the whole book once, from a clean ``_build``, with warnings as errors.
-
-    Every notebook is executed again (``execute_notebooks: force``) with
-    ``HMMRISK_FIGURE_DATA`` pointing at ``_build/figure-data/book``, so each
-    figure cell leaves the digest of its arrays there.  The folder that the
-    nbmake run of the same session wrote to (``HMMRISK_FIGURE_DATA`` of this
-    process, set by ``make test``) is left in place; everything else in
-    ``_build`` is removed first, since only a clean build re-emits every
-    warning.
-    """
-    jb = Path(sys.executable).with_name("jupyter-book")
-    assert jb.exists(), f"jupyter-book not installed next to {sys.executable}"
-    nbmake_digests = os.environ.get(figure_data.ENV)
-    _clean(BUILD, Path(nbmake_digests) if nbmake_digests else None)
-    digests = BUILD / "figure-data" / "book"
-    shutil.rmtree(digests, ignore_errors=True)
-    env = dict(os.environ, **{figure_data.ENV: str(digests)})
-    proc = subprocess.run([str(jb), "build", str(ROOT), *JB_FLAGS],
-                          capture_output=True, text=True, cwd=ROOT, env=env)
-    shutil.rmtree(BUILD / ".jupyter_cache", ignore_errors=True)
-    return BookBuild(root=BUILD, html=BUILD / "html", screenshots=BUILD / "screenshots",
-                     figure_data=digests, returncode=proc.returncode,
-                     log=proc.stdout + proc.stderr)
+    """The whole book, built once from a clean ``_build`` with warnings as errors."""
+    return _Build.wait()
