@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _resources
 from . import _validate as check
 from .head import _check_data, _filter, fit_head
 from .hmm import HeadTuningModel
@@ -308,7 +309,42 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, seed=None,
     ridge = check.real("ridge", ridge, low=0.0)
     check.choice("method", method, METHODS)
     rng = check.rng(seed)
-    pop = population(model)
+    _resources.require(f"simulate_risk with n = {n}, p = {model.p}, d = {model.d}, reps = {_resources.fmt(reps)}",
+                       *_resources.sim_cost(n, model.p, model.d, reps, method, ridge))
+    with _resources.blas_single_thread():
+        pop = population(model)
+    _check_signal(pop)
+    # training sets in chunks of bounded working memory (hmmrisk._resources.CHUNK_BYTES);
+    # one chunk, i.e. the very same draws as unchunked, whenever reps fits in it
+    chunk = _resources.sim_chunk(n, model.p, model.d, method, ridge)
+    with _resources.blas_single_thread():       # bits independent of the BLAS thread count
+        parts = [_simulate_chunk(model, pop, n, min(chunk, reps - start), rng, ridge, method)
+                 for start in range(0, reps, chunk)]
+    risks, bias, variance = (np.concatenate(x) for x in zip(*parts))
+    return RiskEstimate(risks=risks, biases=bias, variances=variance,
+                        irreducible=pop.tr_Sigma_r)
+
+
+def _check_signal(pop: Population) -> None:
+    """Refuse signal eigenvalues beyond :data:`hmmrisk._resources.MAX_SIGNAL_EIGENVALUE`.
+
+    The simulators add and subtract terms of the size of the top eigenvalue
+    ``1 + s_1^2`` of ``Sigma_x``; beyond ``1e8`` they lose more than half of
+    the double-precision digits (at ``rho = 1e13`` the excess risk came out
+    126 instead of 75).  For the orthogonal embedding ``s^2 = rho p / d``
+    (``p >= d``), so the documented range is ``rho <= 1e8 d / p``.
+    """
+    top = float(pop.eigvals.max()) if pop.eigvals.size else 1.0
+    if not top <= _resources.MAX_SIGNAL_EIGENVALUE:
+        raise ValueError(
+            f"snr too large for the simulation: the top eigenvalue of Sigma_x is {top:.3g} "
+            f"(= 1 + rho p / d for the orthogonal embedding), over the accurate range "
+            f"<= {_resources.MAX_SIGNAL_EIGENVALUE:.0e}; choose snr <= about "
+            f"{_resources.MAX_SIGNAL_EIGENVALUE * pop.d / pop.p:.3g} (or use the theory)")
+
+
+def _simulate_chunk(model, pop, n, reps, rng, ridge, method):
+    """``(risks, biases, variances)`` of ``reps`` training sets (one chunk of :func:`simulate_risk`)."""
     if method == "fit":
         X, Y = model.sample(n, rng, reps)
         risks = pop.excess_risk(fit_head(X, Y, ridge))
@@ -320,5 +356,4 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, seed=None,
     else:
         bias, variance = _conditional_draws(pop, n, reps, rng)
         risks = bias + variance
-    return RiskEstimate(risks=risks, biases=bias, variances=variance,
-                        irreducible=pop.tr_Sigma_r)
+    return risks, bias, variance
