@@ -48,6 +48,7 @@ CHUNK_BYTES = 256 * 2**20
 MAX_SIGNAL_EIGENVALUE = 1e8
 
 _F = 8          # bytes per float64
+_CALL = 3e6     # fixed cost of one call in operations (~2 ms of Python: checks, small arrays)
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
@@ -131,7 +132,7 @@ def model_cost(p: int, d: int) -> tuple[float, float]:
     """
     p, d = _f(p), _f(d)
     m = min(p, d)
-    return _F * (4 * p * d + 6 * d * d), 30 * p * d * m + 10 * d**3
+    return _F * (4 * p * d + 6 * d * d), 30 * p * d * m + 10 * d**3 + _CALL
 
 
 def theory_cost(p: int, d: int) -> tuple[float, float]:
@@ -176,7 +177,7 @@ def sim_cost(n: int, p: int, d: int, reps: int, method: str = "conditional",
         block = _F * (8 * 2**18 + 4 * min(size, reps) * n * n)
         work += 2 * n**3 if p - min(p, d) < n + 10 else 0.0
     m_mem, m_work = model_cost(p, d)
-    return m_mem + block + chunk * mem + 48.0 * reps, m_work + reps * work
+    return m_mem + block + chunk * mem + 48.0 * reps, m_work + reps * work + _CALL
 
 
 #: Largest ``rho max(p, d) / d`` :func:`hmmrisk.make_model` accepts: the squared singular
