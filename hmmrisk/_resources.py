@@ -42,7 +42,7 @@ DEFAULT_MAX_WORK = 1e12
 ENV_MEMORY = "HMMRISK_MAX_MEMORY"
 ENV_WORK = "HMMRISK_MAX_WORK"
 #: Working arrays of one chunk of training sets in a simulation (bytes).
-CHUNK_BYTES = 256 * 2**20
+CHUNK_BYTES = 2**30
 #: Largest signal eigenvalue ``1 + s_j^2`` of ``Sigma_x`` the simulators accept: beyond it
 #: the Monte Carlo loses digits to cancellation (relative error ~ 1e-16 x eigenvalue).
 MAX_SIGNAL_EIGENVALUE = 1e8
