@@ -72,7 +72,7 @@ def scaling(repeat):
         model = hr.make_model(p, D, NOISE, rng=p)
         k = max(2, min(REPS, 200_000 // p))
         t_loop, _ = best_of(lambda: naive_per_set(model, N, k, np.random.default_rng(0)), repeat)
-        t_fast, _ = best_of(lambda: hr.simulate_risk(model, N, REPS, seed=0), repeat)
+        t_fast, _ = best_of(lambda: hr.simulate_risk(model, N, REPS, rng=0), repeat)
         print(f"{p:>6} {t_loop / k:>10.2e} {t_fast / REPS:>10.2e} {t_loop / k / (t_fast / REPS):>8.0f}")
 
 
@@ -102,7 +102,7 @@ def main(argv=None):
     for p in PS:
         t_loop, (r_loop, se_loop) = best_of(
             lambda: naive_risk(models[p], N, REPS, np.random.default_rng(0)), args.repeat)
-        t_fast, est = best_of(lambda: hr.simulate_risk(models[p], N, REPS, seed=0), args.repeat)
+        t_fast, est = best_of(lambda: hr.simulate_risk(models[p], N, REPS, rng=0), args.repeat)
         total_loop += t_loop
         worst = min(worst, t_loop / t_fast)
         total_fast += t_fast

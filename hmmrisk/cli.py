@@ -20,7 +20,19 @@ Without overrides the figure is the book's.
 ``sweep`` evaluates theory and/or simulation over a grid of
 ``(n, p, d, sigma^2, rho)`` with :func:`hmmrisk.sweep.sweep` and writes CSV.
 
-Bad arguments exit with status 2 and one line naming the argument.
+Bad arguments exit with status 2 and one line naming the argument, checked
+before any computation: values out of range, output files that cannot be
+written (checked by creating a file next to them), and work that does not fit
+the resource caps.  Every command estimates its peak memory and its
+floating-point work first and refuses, naming the argument and the estimate,
+more than ``--max-memory`` (default 4 GiB, or ``HMMRISK_MAX_MEMORY``) or
+``--max-work`` (default 1e12 operations, or ``HMMRISK_MAX_WORK``); ``none``
+switches a cap off (see :mod:`hmmrisk._resources`).  Output files are written
+atomically (a temporary file renamed over the destination), so an interrupted
+run leaves the old file or the new one, never a partial one.  Ctrl-C (SIGINT)
+exits with status 130 and one line, with any number of workers.  Simulations
+run with one BLAS thread, so their output does not depend on
+``OPENBLAS_NUM_THREADS`` or the machine's cores.
 """
 
 from __future__ import annotations
@@ -30,11 +42,14 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import sys
 import time
 
 import numpy as np
 
+from . import _resources
+from ._io import atomic_write, check_writable
 from .hmm import EMBEDDINGS, make_model
 from .population import population
 from .risk import simulate_risk
@@ -54,6 +69,40 @@ _FORMAT = argparse.RawDescriptionHelpFormatter
 # Lists and ranges on the command line
 # ---------------------------------------------------------------------------
 
+def _int(text: str) -> int:
+    """A decimal integer in ASCII (``int`` alone also takes ``"\uff11\uff10\uff10"`` and ``"1_000"``)."""
+    t = text.strip()
+    if not (t.isascii() and t.lstrip("+-").isdigit()):
+        raise ValueError(text)
+    return int(t)
+
+
+def _float(text: str) -> float:
+    """A real number in ASCII (no full-width digits, no ``"1_0"``)."""
+    t = text.strip()
+    if not t.isascii() or "_" in t:
+        raise ValueError(text)
+    return float(t)
+
+
+def _arg_int(text: str) -> int:
+    try:
+        return _int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _arg_float(text: str) -> float:
+    try:
+        return _float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+_int.__name__ = _arg_int.__name__ = "int"
+_float.__name__ = _arg_float.__name__ = "float"
+
+
 def _values(text: str, kind):
     """``"a,b,c"`` and inclusive ranges ``"start:stop[:step]"`` (mixable: ``"10:50:10,100"``)."""
     out = []
@@ -63,7 +112,7 @@ def _values(text: str, kind):
             raise argparse.ArgumentTypeError(f"empty item in {text!r}")
         parts = item.split(":")
         try:
-            nums = [kind(x) for x in parts]
+            nums = [(_int if kind is int else _float)(x) for x in parts]
         except ValueError:
             what = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(
@@ -101,6 +150,17 @@ def _words(text):
     return [w.strip() for w in text.split(",")]
 
 
+def _limits(p):
+    """``--max-memory`` and ``--max-work``: the resource caps of every command."""
+    g = p.add_argument_group("resource caps (checked before any computation)")
+    g.add_argument("--max-memory", metavar="BYTES", default=None,
+                   help="refuse to start if the estimated peak memory exceeds this, e.g. 16G "
+                        "(default: $HMMRISK_MAX_MEMORY or 4G; none = no cap)")
+    g.add_argument("--max-work", metavar="FLOPS", default=None,
+                   help="refuse to start if the estimated floating-point work exceeds this, e.g. "
+                        "1e13 (default: $HMMRISK_MAX_WORK or 1e12, ~10 min of one core; none = no cap)")
+
+
 # ---------------------------------------------------------------------------
 # risk
 # ---------------------------------------------------------------------------
@@ -119,17 +179,18 @@ def _risk_parser(sub):
         epilog="examples:\n"
                "  python -m hmmrisk risk --n 100 --p 150 --d 50 --noise 0.5 --json\n"
                "  python -m hmmrisk risk --n 100 --p 150 --d 50 --noise 0.5 --simulate --reps 1000 --json")
-    p.add_argument("--n", type=int, required=True, help="training pairs (>= 2)")
-    p.add_argument("--p", type=int, required=True, help="model size: dimension of the representation (>= 1)")
-    p.add_argument("--d", type=int, required=True, help="dimension of the latent token (>= 1)")
-    p.add_argument("--noise", type=float, required=True, help="HMM noise variance sigma^2 in [0, 1]")
-    p.add_argument("--snr", type=float, default=1.0, help="signal strength rho > 0 (default 1)")
+    p.add_argument("--n", type=_arg_int, required=True, help="training pairs (>= 2)")
+    p.add_argument("--p", type=_arg_int, required=True, help="model size: dimension of the representation (>= 1)")
+    p.add_argument("--d", type=_arg_int, required=True, help="dimension of the latent token (>= 1)")
+    p.add_argument("--noise", type=_arg_float, required=True, help="HMM noise variance sigma^2 in [0, 1]")
+    p.add_argument("--snr", type=_arg_float, default=1.0, help="signal strength rho > 0 (default 1)")
     p.add_argument("--embedding", choices=EMBEDDINGS, default="orthogonal",
                    help="encoder weights (default orthogonal)")
     p.add_argument("--simulate", action="store_true", help="Monte Carlo over training sets instead of theory")
-    p.add_argument("--reps", type=int, default=None, help="training sets to simulate (default 1000; needs --simulate)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the encoder, the HMM and the simulation (default 0)")
+    p.add_argument("--reps", type=_arg_int, default=None, help="training sets to simulate (default 1000; needs --simulate)")
+    p.add_argument("--seed", type=_arg_int, default=0, help="seed of the encoder, the HMM and the simulation (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _limits(p)
     p.set_defaults(func=_risk_command)
     return p
 
@@ -142,11 +203,21 @@ def _risk(args) -> dict:
     model_seed, sim_seed = np.random.SeedSequence(args.seed).spawn(2)
     if args.n < 2:
         raise ValueError(f"n must be an integer >= 2, got {args.n}")
+    if args.p >= 1 and args.d >= 1:
+        fmt = _resources.fmt
+        if args.simulate:
+            reps = 1000 if args.reps is None else args.reps
+            if reps >= 2:
+                _resources.require(f"--n {args.n} --p {fmt(args.p)} --d {fmt(args.d)} --reps {fmt(reps)}",
+                                   *_resources.sim_cost(args.n, args.p, args.d, reps))
+        else:
+            _resources.require(f"--p {fmt(args.p)} --d {fmt(args.d)}",
+                               *_resources.theory_cost(args.p, args.d))
     model = make_model(args.p, args.d, args.noise, args.snr, args.embedding,
                        rng=np.random.default_rng(model_seed))
     if args.simulate:
         reps = 1000 if args.reps is None else args.reps
-        est = simulate_risk(model, args.n, reps=reps, seed=np.random.default_rng(sim_seed))
+        est = simulate_risk(model, args.n, reps=reps, rng=np.random.default_rng(sim_seed))
         return {"bias": est.bias, "variance": est.variance, "risk": est.risk,
                 "irreducible": est.irreducible, "total": est.total,
                 "stderr": est.stderr, "reps": est.reps, "source": "simulation"}
@@ -201,12 +272,12 @@ def _figure_parser(sub):
                "  python -m hmmrisk figure 2 --out fig2.pdf --ns 100,200\n"
                "  python -m hmmrisk figure 3 --out fig3.png --widths 4,16,64 --seeds 0 --steps 50 "
                "--n-draws 2")
-    p.add_argument("number", type=int, choices=(1, 2, 3), help="which figure: 1, 2 or 3")
+    p.add_argument("number", type=_arg_int, choices=(1, 2, 3), help="which figure: 1, 2 or 3")
     p.add_argument("--out", required=True, metavar="FILE", help="output image (png, pdf, svg, ...)")
-    p.add_argument("--dpi", type=int, default=150, help="resolution of raster output (default 150)")
+    p.add_argument("--dpi", type=_arg_int, default=150, help="resolution of raster output (default 150)")
     g12 = p.add_argument_group("Figures 1 and 2 (hmmrisk.curves.FIGURE1 / FIGURE2)")
-    g12.add_argument("--reps", type=int, help="training sets per simulated point (book: 200)")
-    g12.add_argument("--seed", type=int, help="base seed of encoders and training sets (book: 2024)")
+    g12.add_argument("--reps", type=_arg_int, help="training sets per simulated point (book: 200)")
+    g12.add_argument("--seed", type=_arg_int, help="base seed of encoders and training sets (book: 2024)")
     g12.add_argument("--ps", type=_ints, metavar="LIST",
                      help="model sizes, e.g. 50:150:10 or 60,80,120 (book: 50:150:2 / 50:350:10)")
     g12.add_argument("--noises", type=_floats, metavar="LIST",
@@ -217,16 +288,17 @@ def _figure_parser(sub):
     g3.add_argument("--widths", type=_ints, metavar="LIST",
                     help="Transformer widths p, increasing (book: 2,4,8,12,16,24,32,48,64,96,128,256)")
     g3.add_argument("--seeds", type=_ints, metavar="LIST", help="seeds of the experiment (book: 0,1,2)")
-    g3.add_argument("--steps", type=int, help="pre-training steps (book: 200)")
-    g3.add_argument("--warmup", type=int,
+    g3.add_argument("--steps", type=_arg_int, help="pre-training steps (book: 200)")
+    g3.add_argument("--warmup", type=_arg_int,
                     help="warm-up steps (book: 20; default with --steps: a tenth of --steps)")
-    g3.add_argument("--n-train", type=int, help="training pairs of the head, n (book: 100)")
-    g3.add_argument("--n-draws", type=int, help="training sets per seed (book: 8)")
-    g3.add_argument("--n-test", type=int, help="test pairs (book: 2000)")
-    g3.add_argument("--n-lm-test", type=int, help="sequences for the language-model test loss (book: 500)")
-    g3.add_argument("--workers", type=int, help="worker processes (book: 2)")
+    g3.add_argument("--n-train", type=_arg_int, help="training pairs of the head, n (book: 100)")
+    g3.add_argument("--n-draws", type=_arg_int, help="training sets per seed (book: 8)")
+    g3.add_argument("--n-test", type=_arg_int, help="test pairs (book: 2000)")
+    g3.add_argument("--n-lm-test", type=_arg_int, help="sequences for the language-model test loss (book: 500)")
+    g3.add_argument("--workers", type=_arg_int, help="worker processes (book: 2)")
     g3.add_argument("--set", action="append", metavar="FIELD=VALUE",
                     help="any other Protocol field, e.g. --set length=16 --set batch_size=16 (repeatable)")
+    _limits(p)
     p.set_defaults(func=_figure_command)
     return p
 
@@ -260,17 +332,48 @@ def _protocol(args):
     return f3.Protocol(**over)
 
 
-def _check_out(path: str) -> str:
+def _check_out(path: str) -> tuple[str, str]:
+    """``(path, format)`` after checking the extension and that the file can be written."""
     from matplotlib.backend_bases import FigureCanvasBase
 
     ext = os.path.splitext(path)[1].lstrip(".").lower()
     types = FigureCanvasBase.get_supported_filetypes()
     if ext not in types:
         raise ValueError(f"--out must end in one of .{', .'.join(sorted(types))}, got {path!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"--out: folder {folder!r} does not exist")
-    return path
+    return check_writable(path, "--out"), ext
+
+
+#: Largest figure of the book in inches (Figures 1-2: 11 x 4.4) and the bytes per pixel
+#: the Agg renderer holds at once (RGBA canvas, its copy for the file, the encoder's rows).
+_FIG_INCHES2, _BYTES_PER_PIXEL = 11.0 * 4.4, 16
+
+
+def _figure_cost(args):
+    """Refuse, before computing, figures whose raster or simulations exceed the caps."""
+    if os.path.splitext(args.out)[1].lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff",
+                                                 ".webp", ".raw", ".rgba"):
+        _resources.require(f"--dpi {args.dpi}",
+                           memory=_FIG_INCHES2 * float(args.dpi) ** 2 * _BYTES_PER_PIXEL)
+    if args.number == 3:
+        return
+    from . import curves
+
+    cfg = curves.FIGURE1 if args.number == 1 else curves.FIGURE2
+    ps = cfg["ps"] if args.ps is None else args.ps
+    reps = cfg["reps"] if args.reps is None else args.reps
+    if args.number == 1:
+        ns = [cfg["n"]] * len(cfg["noises"] if args.noises is None else args.noises)
+    else:
+        ns = cfg["ns"] if args.ns is None else args.ns
+    if reps < 2 or not ps or min(ps) < 1:
+        return                                  # the curves' own checks name the argument
+    mem, work = 0.0, 0.0
+    for n in ns:
+        for p in ps:
+            m, w = _resources.sim_cost(n, p, cfg["d"], reps)
+            mem, work = max(mem, m), work + w
+    _resources.require(f"figure {args.number} with --reps {reps} and --ps up to {max(ps)}",
+                       memory=mem, work=work)
 
 
 def _figure_command(args) -> int:
@@ -281,7 +384,8 @@ def _figure_command(args) -> int:
                              f"not figure {args.number}")
     if args.dpi < 1:
         raise ValueError(f"dpi must be an integer >= 1, got {args.dpi}")
-    out = _check_out(args.out)
+    out, fmt = _check_out(args.out)
+    _figure_cost(args)
     t0 = time.perf_counter()
     if args.number == 3:
         from . import figure3 as f3
@@ -293,7 +397,9 @@ def _figure_command(args) -> int:
         from . import curves, plotting
 
         fig = _risk_figure(args, curves, plotting)
-    fig.savefig(out, dpi=args.dpi, facecolor="white", bbox_inches="tight")
+    # written next to the destination and renamed over it: never a partial file
+    with atomic_write(out, "wb", name="--out") as fh:
+        fig.savefig(fh, format=fmt, dpi=args.dpi, facecolor="white", bbox_inches="tight")
     print(f"figure {args.number} written to {out} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -342,17 +448,38 @@ def _sweep_parser(sub):
     p.add_argument("--theory", action=argparse.BooleanOptionalAction, default=True,
                    help="evaluate Theorem 1 / Definition 2 (default on)")
     p.add_argument("--simulate", action="store_true", help="also run the Monte Carlo (hmmrisk.simulate_risk)")
-    p.add_argument("--reps", type=int, default=None,
+    p.add_argument("--reps", type=_arg_int, default=None,
                    help="training sets per simulated point (default 200; needs --simulate)")
-    p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
-    p.add_argument("--band", type=int, default=3, help="do not simulate |p - n| <= band (default 3)")
-    p.add_argument("--workers", type=int, default=1,
+    p.add_argument("--seed", type=_arg_int, default=0, help="base seed (default 0)")
+    p.add_argument("--band", type=_arg_int, default=3, help="do not simulate |p - n| <= band (default 3)")
+    p.add_argument("--workers", type=_arg_int, default=1,
                    help="worker processes (default 1: run here); the output is the same for any value")
     p.add_argument("--out", default="-", metavar="FILE",
                    help="CSV file to write (default -: standard output)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    _limits(p)
     p.set_defaults(func=_sweep_command)
     return p
+
+
+def _worker_init() -> None:
+    """Worker processes leave SIGINT to the parent, which ends them (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _resources.blas_single_thread().__enter__()      # for the worker's whole life
+
+
+def _stop_pool(ex) -> None:
+    """Cancel the pending points and end the worker processes now (after an interrupt or error)."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
+    deadline = time.monotonic() + 2.0
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
 
 
 def _sweep_command(args) -> int:
@@ -367,24 +494,33 @@ def _sweep_command(args) -> int:
     if args.workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {args.workers}")
     if args.out != "-":
-        folder = os.path.dirname(os.path.abspath(args.out))
-        if not os.path.isdir(folder):
-            raise ValueError(f"--out: folder {folder!r} does not exist")
+        check_writable(args.out, "--out")
+    if args.band < 1:
+        raise ValueError(f"band must be an integer >= 1, got {args.band}")
     grid = dict(n=args.n, p=args.p, d=args.d, noise=args.noise, snr=args.snr, embedding=args.embedding)
     kw = dict(theory=args.theory, simulate=args.simulate, reps=200 if args.reps is None else args.reps,
               seed=args.seed, band=args.band, progress=False if args.no_progress else None)
     from .sweep import grid_points
-    grid_points(grid)                    # bad grids fail before any worker starts
+    _resources.check_grid(list(grid.values()))      # 10^12 points: refused before validating each
+    points = grid_points(grid)           # bad grids fail before any worker starts
+    if kw["reps"] >= 2:
+        _resources.check_sweep(points, args.theory, args.simulate, kw["reps"], args.band,
+                               "conditional", workers=min(args.workers, len(points)))
     t0 = time.perf_counter()
     if args.workers > 1:
-        with ProcessPoolExecutor(max_workers=args.workers) as ex:
+        ex = ProcessPoolExecutor(max_workers=args.workers, initializer=_worker_init)
+        try:
             res = sweep(grid, executor=ex, **kw)
+        except BaseException:
+            _stop_pool(ex)
+            raise
+        ex.shutdown()
     else:
         res = sweep(grid, **kw)
     if args.out == "-":
         res.to_csv(sys.stdout)
     else:
-        res.to_csv(args.out)
+        res.to_csv(args.out)             # atomic: the old file survives an interrupted write
         print(f"{len(res)} rows written to {args.out} ({time.perf_counter() - t0:.1f} s)",
               file=sys.stderr)
     return 0
@@ -410,8 +546,44 @@ def main(argv=None) -> int:
     _figure_parser(sub)
     _sweep_parser(sub)
     args = parser.parse_args(argv)
+    prog = f"hmmrisk {args.command}"
+    saved = {k: os.environ.get(k) for k in (_resources.ENV_MEMORY, _resources.ENV_WORK)}
     try:
-        return args.func(args)
+        for flag, env, sizes in (("--max-memory", _resources.ENV_MEMORY, True),
+                                 ("--max-work", _resources.ENV_WORK, False)):
+            value = getattr(args, flag[2:].replace("-", "_"))
+            if value is not None:
+                _resources.parse_amount(flag, value, sizes=sizes)     # one line naming the flag
+                os.environ[env] = value                               # seen by worker processes too
+            else:
+                _resources.max_memory() if sizes else _resources.max_work()   # a bad env var
+        with _resources.blas_single_thread():       # output independent of BLAS threads
+            return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     except ValueError as exc:
-        print(f"hmmrisk {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"{prog}: error: out of memory (lower the sizes or --max-memory)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{prog}: error: {exc.strerror or exc}"
+              + (f": {exc.filename!r}" if exc.filename else ""), file=sys.stderr)
+        return 2
+    except Exception as exc:                      # a bug: still one line, exit 1
+        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              f"(please report it)", file=sys.stderr)
+        return 1
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _one_line(exc) -> str:
+    return " ".join(str(exc).split())
+

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _resources
 from . import _validate as check
 
 #: The encoders of :func:`make_model`: orthogonal (Definition 3) or Gaussian weights.
@@ -171,7 +172,9 @@ def make_model(p: int, d: int, noise: float, snr: float = 1.0,
     p, d = check.integer("p", p), check.integer("d", d)
     noise, rho = check.noise(noise), check.snr(snr)
     check.choice("embedding", embedding, EMBEDDINGS)
+    _resources.check_model(p, d, rho)
     rng = check.rng(rng)
-    A = np.sqrt(1.0 - noise) * haar_orthogonal(d, rng)
-    W = encoder_weights(p, d, rho, embedding, rng)
+    with _resources.blas_single_thread():        # QR bits independent of BLAS threads
+        A = np.sqrt(1.0 - noise) * haar_orthogonal(d, rng)
+        W = encoder_weights(p, d, rho, embedding, rng)
     return HeadTuningModel(A=A, W=W, noise=noise)

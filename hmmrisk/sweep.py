@@ -73,7 +73,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _resources
 from . import _validate as check
+from ._io import atomic_write
 from .hmm import EMBEDDINGS, HeadTuningModel, make_model
 from .population import population
 from .risk import METHODS, simulate_risk
@@ -146,44 +148,68 @@ class SweepResult:
         path : str, path-like, file object or None
             Where to write; ``None`` returns the CSV text instead.
         """
-        buf = io.StringIO() if path is None else None
-        if path is None:
-            fh = buf
-        elif hasattr(path, "write"):
-            fh = path
-        elif isinstance(path, (str, os.PathLike)):
-            fh = open(path, "w", newline="", encoding="utf-8")
-        else:
+        if path is not None and not hasattr(path, "write") \
+                and not isinstance(path, (str, os.PathLike)):
             raise ValueError(f"path must be a file name, a file object or None, got {path!r}")
-        try:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(COLUMNS)
-            for row in self.rows:
-                writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c]
-                                 for c in COLUMNS])
-        finally:
-            if fh is not buf and not hasattr(path, "write"):
-                fh.close()
-        return buf.getvalue() if buf is not None else None
+        if isinstance(path, (str, os.PathLike)):
+            # temporary file next to the destination, renamed over it when complete:
+            # an interrupted write leaves the old file, never a partial one
+            with atomic_write(path, "w", name="path", newline="", encoding="utf-8") as fh:
+                self._write_csv(fh)
+            return None
+        buf = io.StringIO() if path is None else path
+        self._write_csv(buf)
+        return buf.getvalue() if path is None else None
+
+    def _write_csv(self, fh) -> None:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in self.rows:
+            writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in COLUMNS])
 
     @classmethod
     def from_csv(cls, path) -> "SweepResult":
         """Read a CSV written by :meth:`to_csv` (file name or file object)."""
-        if hasattr(path, "read"):
-            text = path.read()
-        elif isinstance(path, (str, os.PathLike)):
-            with open(path, encoding="utf-8", newline="") as fh:
-                text = fh.read()
-        else:
-            raise ValueError(f"path must be a file name or a file object, got {path!r}")
-        reader = csv.DictReader(io.StringIO(text))
-        if tuple(reader.fieldnames or ()) != COLUMNS:
+        try:
+            if hasattr(path, "read"):
+                text = path.read()
+            elif isinstance(path, (str, os.PathLike)):
+                with open(path, encoding="utf-8", newline="") as fh:
+                    text = fh.read()
+            else:
+                raise ValueError(f"path must be a file name or a file object, got {path!r}")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"path must hold a sweep CSV (UTF-8 text), got undecodable bytes "
+                             f"at offset {exc.start}") from None
+        except OSError as exc:
+            raise ValueError(f"path: cannot read {path!r} ({exc.strerror or exc})") from None
+        if isinstance(text, bytes):
+            raise ValueError("path must be a text file object (open it with 'r', not 'rb')")
+        if "\x00" in text:
+            raise ValueError("path must hold a sweep CSV, got a NUL byte (a binary file?)")
+        try:
+            records = list(csv.reader(io.StringIO(text)))
+        except csv.Error as exc:
+            raise ValueError(f"path must hold a sweep CSV, got unreadable CSV ({exc})") from None
+        if not records or tuple(records[0]) != COLUMNS:
             raise ValueError(f"path must hold a sweep CSV with columns {COLUMNS}, "
-                             f"got header {reader.fieldnames!r}")
+                             f"got header {records[0] if records else None!r}")
         rows = []
-        for rec in reader:
-            rows.append({c: (rec[c] if c in _STR else int(rec[c]) if c in _INT else float(rec[c]))
-                         for c in COLUMNS})
+        for line, rec in enumerate(records[1:], start=2):
+            if not rec:
+                continue                                    # blank line
+            if len(rec) != len(COLUMNS):
+                raise ValueError(f"path: row {line} has {len(rec)} cells, expected "
+                                 f"{len(COLUMNS)} (columns {COLUMNS})")
+            row = {}
+            for c, cell in zip(COLUMNS, rec):
+                try:
+                    row[c] = cell if c in _STR else int(cell) if c in _INT else float(cell)
+                except ValueError:
+                    kind = "an integer" if c in _INT else "a number"
+                    raise ValueError(f"path: row {line}, column {c!r} must be {kind}, "
+                                     f"got {cell!r}") from None
+            rows.append(row)
         return cls(rows)
 
 
@@ -234,6 +260,7 @@ def grid_points(grid) -> list:
     if missing:
         raise ValueError(f"grid must give the axes {missing} (got {sorted(grid)})")
     axes = [_axis(a, grid[a] if a in grid else _DEFAULTS[a]) for a in AXES]
+    _resources.check_grid(axes)          # refuse 10^12 points before building them
     return list(itertools.product(*axes))
 
 
@@ -249,7 +276,13 @@ def point_seed(seed: int, point) -> np.random.SeedSequence:
     :func:`~hmmrisk.risk.simulate_risk`.
     """
     seed = check.integer("seed", seed, minimum=0)
-    n, p, d, noise, snr, embedding = point
+    try:
+        n, p, d, noise, snr, embedding = point
+    except (TypeError, ValueError):
+        raise ValueError(f"point must be a tuple (n, p, d, noise, snr, embedding), "
+                         f"got {point!r}") from None
+    if embedding not in EMBEDDINGS:
+        raise ValueError(f"point's embedding must be one of {list(EMBEDDINGS)}, got {embedding!r}")
     return np.random.SeedSequence([seed, int(n), int(p), int(d), _bits(noise + 0.0), _bits(snr),
                                    EMBEDDINGS.index(embedding)])
 
@@ -342,7 +375,11 @@ def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", r
 
 def _run_point(task) -> dict:
     """Evaluate one grid point; ``task = (point, theory, simulate, reps, seed, band, method)``."""
-    point, theory, simulate, reps, seed, band, method = task
+    with _resources.blas_single_thread():        # same bits on any worker, any BLAS setting
+        return _point_row(*task)
+
+
+def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
     n, p, d, noise, snr, embedding = point
     nan = float("nan")
     row = dict(zip(AXES, point))
@@ -431,6 +468,7 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
     if progress is not None and not isinstance(progress, (bool, np.bool_)):
         raise ValueError(f"progress must be True, False or None, got {progress!r}")
 
+    _resources.check_sweep(points, theory, simulate, reps, band, method)
     tasks = [(pt, bool(theory), bool(simulate), reps, seed, band, method) for pt in points]
     from tqdm import tqdm
 
@@ -446,9 +484,14 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
         else:
             futures = [executor.submit(_run_point, task) for task in tasks]
             rows = []
-            for fut in futures:                     # grid order, whatever order they finish in
-                rows.append(fut.result())
-                bar.update(1)
+            try:
+                for fut in futures:                 # grid order, whatever order they finish in
+                    rows.append(fut.result())
+                    bar.update(1)
+            except BaseException:                   # interrupt or error: drop what has not started
+                for fut in futures:
+                    fut.cancel()
+                raise
     finally:
         bar.close()
     return SweepResult(rows)

@@ -65,8 +65,8 @@ def test_schur_route_has_the_law_of_fitting_the_head(p):
     n, d = 40, 10
     m = hr.make_model(p, d, 0.4, rng=p)
     assert hr.population(m).eigvals.size == d
-    fast = hr.simulate_risk(m, n, reps=4000, seed=1)
-    plain = hr.simulate_risk(m, n, reps=4000, seed=2, method="fit")
+    fast = hr.simulate_risk(m, n, reps=4000, rng=1)
+    plain = hr.simulate_risk(m, n, reps=4000, rng=2, method="fit")
     for part in ("risks", "biases", "variances"):
         (mf, sf), (mp, sp) = mc_mean(getattr(fast, part)), mc_mean(getattr(plain, part))
         z = (mf - mp) / np.hypot(sf, sp)

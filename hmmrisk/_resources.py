@@ -1,0 +1,252 @@
+"""Resource guards: estimate memory and work before starting, refuse what cannot fit.
+
+Every command of the CLI and every public simulator (:func:`hmmrisk.make_model`,
+:func:`hmmrisk.simulate_risk`, :func:`hmmrisk.sweep.sweep`) estimates, from its
+arguments alone, the peak memory it needs and the floating-point work it will
+do, and raises a ``ValueError`` naming the parameter and the estimate when
+either exceeds a cap:
+
+* memory: ``HMMRISK_MAX_MEMORY`` (bytes; suffixes ``K``, ``M``, ``G``, ``T``
+  in powers of 1024, e.g. ``16G``), default :data:`DEFAULT_MAX_MEMORY` = 4 GiB;
+* work: ``HMMRISK_MAX_WORK`` (floating-point operations, e.g. ``1e13``),
+  default :data:`DEFAULT_MAX_WORK` = 1e12, on the order of ten minutes of one
+  core.
+
+The command line sets both with ``--max-memory`` / ``--max-work`` (which
+override the environment); ``none`` (or ``0``) switches a cap off, for users
+with bigger machines or more patience.  The estimates are deliberately simple
+(leading terms of each step, in 8-byte floats; the work counts are scaled so
+that one core does 1e9 to 2e9 of them a second, measured with numpy on
+OpenBLAS); they are right up to a small factor, which is all a guard needs.
+
+Simulations at large ``p`` draw their training sets in chunks of at most
+:data:`CHUNK_BYTES` of working arrays (:func:`sim_chunk`), so the peak memory
+of :func:`hmmrisk.simulate_risk` is bounded by
+``model + min(reps, chunk) x per-set arrays + 48 bytes x reps`` (the kept
+per-set risks), i.e. ``O(p d + CHUNK_BYTES + reps)``, whatever ``reps`` is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+
+__all__ = ["DEFAULT_MAX_MEMORY", "DEFAULT_MAX_WORK", "CHUNK_BYTES", "max_memory", "max_work",
+           "parse_amount", "require", "model_cost", "sim_cost", "sim_chunk", "theory_cost",
+           "format_bytes", "MAX_SIGNAL_EIGENVALUE"]
+
+DEFAULT_MAX_MEMORY = 4 * 2**30
+DEFAULT_MAX_WORK = 1e12
+ENV_MEMORY = "HMMRISK_MAX_MEMORY"
+ENV_WORK = "HMMRISK_MAX_WORK"
+#: Working arrays of one chunk of training sets in a simulation (bytes).
+CHUNK_BYTES = 2**30
+#: Largest signal eigenvalue ``1 + s_j^2`` of ``Sigma_x`` the simulators accept: beyond it
+#: the Monte Carlo loses digits to cancellation (relative error ~ 1e-16 x eigenvalue).
+MAX_SIGNAL_EIGENVALUE = 1e8
+
+_F = 8          # bytes per float64
+_CALL = 3e6     # fixed cost of one call in operations (~2 ms of Python: checks, small arrays)
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def fmt(value) -> str:
+    """An integer argument for a message: exact up to 1e15, else ``1e+300`` style."""
+    return str(value) if abs(value) < 10**15 else f"{float(value):.3g}"
+
+
+def format_bytes(n: float) -> str:
+    """``n`` bytes as a short human string (``"373 GiB"``)."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def parse_amount(name: str, text, *, sizes: bool) -> float:
+    """A cap from the command line or the environment: ``None``/``"none"``/``0`` = no cap.
+
+    ``sizes``: accept ``K, M, G, T`` suffixes (powers of 1024, optional
+    ``B``/``iB``).  Returns ``math.inf`` for no cap.
+    """
+    if text is None:
+        return math.inf
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        s = str(text).strip()
+        if s.lower() in ("none", "inf", "0"):
+            return math.inf
+        m = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([KMGTkmgt]?)(?:i?[bB])?", s) \
+            if s.isascii() else None
+        if m is None or (m.group(2) and not sizes):
+            what = "a number of bytes such as 8G or 512M" if sizes else "a number such as 1e13"
+            raise ValueError(f"{name} must be {what} (or none), got {text!r}")
+        value = float(m.group(1)) * _UNITS[m.group(2).upper()]
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0 (or none), got {text!r}")
+    return math.inf if value == 0 else value
+
+
+def max_memory() -> float:
+    """The memory cap in bytes (``HMMRISK_MAX_MEMORY`` or 4 GiB; ``inf`` = none)."""
+    text = os.environ.get(ENV_MEMORY)
+    return DEFAULT_MAX_MEMORY if text is None else parse_amount(ENV_MEMORY, text, sizes=True)
+
+
+def max_work() -> float:
+    """The work cap in floating-point operations (``HMMRISK_MAX_WORK`` or 1e12; ``inf`` = none)."""
+    text = os.environ.get(ENV_WORK)
+    return DEFAULT_MAX_WORK if text is None else parse_amount(ENV_WORK, text, sizes=False)
+
+
+def require(what: str, memory: float = 0.0, work: float = 0.0) -> None:
+    """Raise ``ValueError`` if ``memory`` bytes or ``work`` flops exceed the caps.
+
+    ``what`` names the parameters responsible and their values, e.g.
+    ``"p = 1000000000, d = 50"``.
+    """
+    cap = max_memory()
+    if memory > cap:
+        raise ValueError(f"{what} needs about {format_bytes(memory)} of memory, over the cap of "
+                         f"{format_bytes(cap)} (raise it with --max-memory or {ENV_MEMORY}, "
+                         f"or choose smaller values)")
+    cap = max_work()
+    if work > cap:
+        raise ValueError(f"{what} needs about {work:.2g} floating-point operations, over the cap "
+                         f"of {cap:.2g} (raise it with --max-work or {ENV_WORK}, or choose "
+                         f"smaller values)")
+
+
+def _f(x) -> float:
+    """A (possibly huge) integer as a float, saturating at 1e300 instead of overflowing."""
+    return float(x) if abs(x) < 1e300 else 1e300
+
+
+def model_cost(p: int, d: int) -> tuple[float, float]:
+    """(bytes, flops) of :func:`hmmrisk.make_model` plus :func:`hmmrisk.population`.
+
+    ``W`` (``p x d``), its QR and SVD factors, ``A`` and ``Q`` (``d x d``).
+    """
+    p, d = _f(p), _f(d)
+    m = min(p, d)
+    return _F * (4 * p * d + 6 * d * d), 30 * p * d * m + 10 * d**3 + _CALL
+
+
+def theory_cost(p: int, d: int) -> tuple[float, float]:
+    """(bytes, flops) of the theory at one point: ``O(p d)`` memory, ``O(p d^2)`` work."""
+    return model_cost(p, d)
+
+
+def _per_set(n: int, p: int, d: int, method: str, ridge: float) -> tuple[float, float]:
+    """(bytes, flops) of one training set in :func:`hmmrisk.simulate_risk`."""
+    n, p, d = _f(n), _f(p), _f(d)
+    r = min(p, d)
+    if method == "fit" or ridge > 0:
+        m = min(n, p)
+        mem = _F * (7 * n * p + 3 * p * d + 3 * n * d)
+        work = 8 * n * p * m + 6 * p * m * d + 2 * n * d * (p + d)
+        return mem, work + 1e3
+    if p <= n:
+        return _F * 6 * p, 400 * p + 2e3
+    # p > n: blocks of training sets inside the sampler (bounded), n x r draws per set
+    return _F * (3 * n * r + 4 * n + 8), 4 * n * r * r + 2 * r**3 + 100 * n * r + 1e4
+
+
+def sim_chunk(n: int, p: int, d: int, method: str = "conditional", ridge: float = 0.0) -> int:
+    """Training sets per chunk: as many as fit in :data:`CHUNK_BYTES` (at least 1)."""
+    mem, _ = _per_set(n, p, d, method, ridge)
+    return max(1, int(CHUNK_BYTES // max(mem, 1.0)))
+
+
+def sim_cost(n: int, p: int, d: int, reps: int, method: str = "conditional",
+             ridge: float = 0.0) -> tuple[float, float]:
+    """(bytes, flops) of :func:`hmmrisk.simulate_risk` including the model's population.
+
+    Peak memory: model + one chunk of training sets + 48 bytes per kept set.
+    """
+    mem, work = _per_set(n, p, d, method, ridge)
+    n, p, d, reps = _f(n), _f(p), _f(d), _f(reps)
+    chunk = min(reps, sim_chunk(n, p, d, method, ridge))
+    block = 0.0
+    if method == "conditional" and ridge == 0 and p > n:
+        # the sampler's own blocks: 2**18 floats a draw array, dense n x n Gram matrices
+        size = max(1, 2**18 // (n * min(p, d)))
+        block = _F * (8 * 2**18 + 4 * min(size, reps) * n * n)
+        work += 2 * n**3 if p - min(p, d) < n + 10 else 0.0
+    m_mem, m_work = model_cost(p, d)
+    return m_mem + block + chunk * mem + 48.0 * reps, m_work + reps * work + _CALL
+
+
+#: Largest ``rho max(p, d) / d`` :func:`hmmrisk.make_model` accepts: the squared singular
+#: values of ``W`` must stay finite (with room for the theory's sums).
+MAX_SIGNAL = 1e300
+
+
+def check_model(p: int, d: int, rho: float) -> None:
+    """Refuse a model that cannot be built: memory of ``W`` (names ``p``, ``d``) or overflow (``snr``)."""
+    require(f"make_model with p = {fmt(p)}, d = {fmt(d)}", *model_cost(p, d))
+    if not rho * _f(max(p, d)) / _f(d) <= MAX_SIGNAL:
+        raise ValueError(f"snr must satisfy snr * max(p, d) / d <= {MAX_SIGNAL:.0e} (the squared "
+                         f"singular values of W must be finite), got snr = {rho!r} with "
+                         f"p = {p}, d = {d}")
+
+
+#: Bytes per row of a sweep result kept in memory (a dict of 18 values) and its CSV line.
+ROW_BYTES = 2500
+
+
+def check_grid(axes) -> None:
+    """Refuse a grid whose rows alone exceed the memory cap (before building its points)."""
+    count = math.prod(len(a) for a in axes)
+    require(f"a grid of {fmt(count)} points ({' x '.join(str(len(a)) for a in axes)})",
+            memory=ROW_BYTES * _f(count))
+
+
+def check_sweep(points, theory: bool, simulate: bool, reps: int, band: int, method: str,
+                workers: int = 1) -> None:
+    """Refuse a sweep whose largest point (times ``workers``) or total work exceeds the caps."""
+    peak, total, worst = 0.0, 0.0, None
+    for n, p, d, *_ in points:
+        mem, work = theory_cost(p, d) if theory else (0.0, 0.0)
+        if simulate and abs(p - n) > band:
+            m2, w2 = sim_cost(n, p, d, reps, method)
+            mem, work = max(mem, m2), work + w2
+        total += work
+        if mem > peak:
+            peak, worst = mem, (n, p, d)
+    if worst is None:
+        return
+    n, p, d = worst
+    where = f"sweep point n = {n}, p = {p}, d = {d}" + (f" with reps = {fmt(reps)}" if simulate else "")
+    if workers > 1:
+        where += f" on {workers} workers at once"
+    require(where, memory=peak * workers + ROW_BYTES * len(points))
+    require(f"sweep of {len(points)} points" + (f" with reps = {fmt(reps)}" if simulate else ""),
+            work=total)
+
+
+_CONTROLLER = None
+
+
+def blas_single_thread():
+    """Context manager: BLAS and OpenMP pools limited to one thread (``threadpoolctl``).
+
+    Multi-threaded BLAS splits sums differently for different thread counts,
+    so the last bits of a simulation depended on ``OPENBLAS_NUM_THREADS``;
+    inside this context they do not.  The package's simulations
+    (:func:`hmmrisk.make_model`, :func:`hmmrisk.simulate_risk`, each point of
+    :func:`hmmrisk.sweep.sweep`, every CLI command) run in it; the previous
+    limits come back on exit.
+    """
+    global _CONTROLLER
+    try:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER = ThreadpoolController()
+        return _CONTROLLER.limit(limits=1)
+    except ImportError:                         # pragma: no cover - threadpoolctl is a dependency
+        return contextlib.nullcontext()
