@@ -159,7 +159,7 @@ def test_api_guards_name_the_parameter(monkeypatch):
         make_model(10**9, 50, 0.5)
     model = make_model(60, 6, 0.5, rng=0)
     with pytest.raises(ValueError, match=r"reps = 1000000000000 needs about .* TiB"):
-        simulate_risk(model, 40, reps=10**12, seed=0)
+        simulate_risk(model, 40, reps=10**12, rng=0)
     with pytest.raises(ValueError, match="points"):
         sw.grid_points(dict(n=range(2, 10**6), p=range(1, 10**6), d=5, noise=0.5))
     monkeypatch.setenv(_resources.ENV_WORK, "1e6")
@@ -180,7 +180,7 @@ def test_fit_simulation_runs_in_chunks_with_bounded_memory(monkeypatch):
     monkeypatch.setattr(_resources, "CHUNK_BYTES", 4 * per_set)   # 4 sets a chunk: 10 chunks
     assert _resources.sim_chunk(n, 20000, 3, "fit") == 4
     tracemalloc.start()
-    est = simulate_risk(model, n, reps=reps, seed=2, method="fit")
+    est = simulate_risk(model, n, reps=reps, rng=2, method="fit")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     unchunked = reps * per_set
@@ -196,7 +196,7 @@ def test_chunking_keeps_small_runs_bitwise():
     from hmmrisk.risk import _conditional_draws
 
     model = make_model(60, 6, 0.5, rng=0)
-    est = simulate_risk(model, 40, reps=300, seed=5)
+    est = simulate_risk(model, 40, reps=300, rng=5)
     bias, var = _conditional_draws(population(model), 40, 300, np.random.default_rng(5))
     np.testing.assert_array_equal(est.risks, bias + var)
 
@@ -228,14 +228,14 @@ def test_simulation_accurate_at_top_of_range():
     and the plain fit route (an independent estimator) within its standard errors.
     """
     top = _resources.MAX_SIGNAL_EIGENVALUE * 50 / 150 * 0.99
-    inside = simulate_risk(make_model(150, 50, 0.5, snr=1e6, rng=0), 100, reps=400, seed=1)
+    inside = simulate_risk(make_model(150, 50, 0.5, snr=1e6, rng=0), 100, reps=400, rng=1)
     model = make_model(150, 50, 0.5, snr=top, rng=0)
-    est = simulate_risk(model, 100, reps=400, seed=1)
+    est = simulate_risk(model, 100, reps=400, rng=1)
     assert abs(est.risk - inside.risk) < 1e-4 * inside.risk, (est.risk, inside.risk)
-    fit = simulate_risk(model, 100, reps=100, seed=2, method="fit")
+    fit = simulate_risk(model, 100, reps=100, rng=2, method="fit")
     assert abs(est.risk - fit.risk) < 4 * np.hypot(est.stderr, fit.stderr), (est.risk, fit.risk)
     with pytest.raises(ValueError, match="snr"):
-        simulate_risk(make_model(150, 50, 0.5, snr=top * 1.1, rng=0), 100, reps=10, seed=1)
+        simulate_risk(make_model(150, 50, 0.5, snr=top * 1.1, rng=0), 100, reps=10, rng=1)
 
 
 # ---------------------------------------------------------------------------
@@ -365,9 +365,9 @@ BLAS_SCRIPT = textwrap.dedent("""
     import hmmrisk
     import hmmrisk.sweep as sw
     m = hmmrisk.make_model(300, 40, 0.5, rng=0)
-    parts = [hmmrisk.simulate_risk(m, 200, reps=30, seed=1, method="fit").risks,
-             hmmrisk.simulate_risk(m, 200, reps=30, seed=1, ridge=0.1).risks,
-             hmmrisk.simulate_risk(m, 120, reps=300, seed=1).risks,
+    parts = [hmmrisk.simulate_risk(m, 200, reps=30, rng=1, method="fit").risks,
+             hmmrisk.simulate_risk(m, 200, reps=30, rng=1, ridge=0.1).risks,
+             hmmrisk.simulate_risk(m, 120, reps=300, rng=1).risks,
              np.asarray(m.W)]
     res = sw.sweep(dict(n=100, p=(60, 150, 300), d=50, noise=0.5), simulate=True, reps=50,
                    progress=False)
