@@ -560,8 +560,8 @@ def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
     y_tr = np.asarray(y_train)
     f_tr, f_te, rank = head_design(xtr, xte)
     out = {k: np.empty((len(ridges), xtr.shape[0])) for k in SOFTMAX_FIELDS}
-    out["converged"] = out["converged"].astype(bool)
-    out["n_iter"] = out["n_iter"].astype(np.int64)
+    out["converged"] = np.zeros((len(ridges), xtr.shape[0]), dtype=bool)
+    out["n_iter"] = np.zeros((len(ridges), xtr.shape[0]), dtype=np.int64)
     order = np.argsort(ridges)[::-1]
     z = None
     for k in order:

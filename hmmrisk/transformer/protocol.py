@@ -89,7 +89,7 @@ class Protocol:
     ridges: tuple = (1e-6,)
     gtol: float = 1e-8
     max_iter: int = 300
-    sep_draws: int = 4
+    sep_draws: int = 2
     seeds: tuple = (0, 1, 2)
     n_workers: int = 2
     n_threads: int = 1
@@ -161,9 +161,8 @@ class SyntheticProtocol:
     """
 
     ns: tuple = (50, 100, 200)
-    ratios: tuple = (0.02, 0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.32, 0.48, 0.64, 0.96, 1.5,
-                     2.5, 5.0, 10.0)
-    n_draws: int = 4
+    ratios: tuple = (0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.32, 0.48, 0.96, 2.5, 10.0)
+    n_draws: int = 2
     n_test: int = 2000
     noise_sigma: float = 1.0
     ridge: float = 1e-6
