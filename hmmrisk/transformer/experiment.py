@@ -290,6 +290,12 @@ def run(protocol: Protocol, *, n_workers: int | None = None) -> TransformerResul
         with concurrent.futures.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as ex:
             done = list(ex.map(_job, jobs))
     by_key = {(s, w): r for (_, s, w), r in zip(jobs, done)}
+    return _assemble(pr, by_key, time.perf_counter() - t0)
+
+
+def _assemble(pr: Protocol, by_key: dict, seconds: float) -> TransformerResult:
+    """Stack the jobs' outputs ``{(seed, width): dict}`` and the reference losses."""
+    t0 = time.perf_counter()
     refs = [reference_losses(pr, s) for s in pr.seeds]
 
     def stack(key):                                   # -> (seed, width, ...)
@@ -308,7 +314,7 @@ def run(protocol: Protocol, *, n_workers: int | None = None) -> TransformerResul
         fields[key] = stack(key)
     for key in ("marginal", "bayes", "bayes_lm", "entropy", "bias_only_test_ce"):
         fields[key] = np.stack([np.asarray(r[key]) for r in refs])
-    fields["wall_seconds"] = time.perf_counter() - t0
+    fields["wall_seconds"] = seconds + time.perf_counter() - t0
     return TransformerResult(**fields)
 
 

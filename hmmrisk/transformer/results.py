@@ -167,7 +167,7 @@ class Summary:
 
 @dataclass(frozen=True, eq=False)
 class SyntheticResult:
-    """The theory panel's measurements (Figure {numref}`fig-transformer-theory`, chapter {ref}`ch-transformer`).
+    """The theory panel's measurements ({numref}`fig-transformer-theory`, chapter {ref}`ch-transformer`).
 
     Axes in :attr:`AXES`: ``family``
     (:data:`~hmmrisk.transformer.protocol.SYNTHETIC_FAMILIES`), ``n``
