@@ -74,7 +74,8 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
     exactly separable (first width with at least half of them separable, over
     families). (b) The minimum-norm squared-loss head on the same features.
     (c) Share of the variance of the standardised features outside their top
-    ``K - 1`` principal components, against ``p`` (log-log). (d) Fraction of
+    ``K - 1`` principal components, against ``p`` (log-log; not drawn where it
+    is 0 up to rounding, as for ``p <= K - 1``). (d) Fraction of
     training sets that are exactly linearly separable. Chapter of origin:
     {ref}`ch-transformer`.
 
@@ -98,7 +99,7 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
             off = 1.0 + 0.04 * (i - 1)
             _band(a, x, s.ce_mean, s.ce_lo, s.ce_hi, st, off)
             _band(b, x, s.sq_mean, s.sq_lo, s.sq_hi, st, off)
-            c.plot(w, np.maximum(s.tail_share, 1e-9), linestyle="-", **st)
+            c.plot(w, np.where(s.tail_share > 1e-12, s.tail_share, np.nan), linestyle="-", **st)
             d.plot(x, s.separable_frac, linestyle="-", **st)
         a.axhline(summ.marginal, color="0.35", linestyle="-.", label=f"marginal predictor ({summ.marginal:.2f})")
         a.axhline(summ.bayes, color="k", linestyle="--", label=f"Bayes filter ({summ.bayes:.2f})")
@@ -123,7 +124,8 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
         d.set_ylabel("fraction of training sets separable")
         d.set_ylim(-0.03, 1.03)
         d.set_title("(d) exact separability (LP)", fontsize=9)
-        a.legend(loc="upper left", ncol=1)
+        handles, labels = a.get_legend_handles_labels()
+        d.legend(handles, labels, loc="upper left", fontsize=6.5)   # panel (d) has room there
         fig.tight_layout()
     return fig
 
