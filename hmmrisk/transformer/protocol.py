@@ -160,9 +160,9 @@ class SyntheticProtocol:
     ``ridge``; ``seed`` drives everything random.
     """
 
-    ns: tuple = (50, 100, 200)
+    ns: tuple = (25, 50, 100)
     ratios: tuple = (0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.32, 0.48, 0.96, 2.5, 10.0)
-    n_draws: int = 2
+    n_draws: int = 3
     n_test: int = 2000
     noise_sigma: float = 1.0
     ridge: float = 1e-6
