@@ -16,9 +16,8 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 * :mod:`hmmrisk.sweep`: theory and simulation over a grid of ``(n, p, d, sigma^2, rho)``,
   serially or on any ``concurrent.futures.Executor`` (a Dask ``Client`` is one);
 * :mod:`hmmrisk.figure_data`: digests of the arrays behind each figure;
-* :mod:`hmmrisk.discrete_hmm`, :mod:`hmmrisk.transformer`,
-  :mod:`hmmrisk.figure3`: the Transformer experiment of Figure 3 (imports torch,
-  so not loaded here).
+* :mod:`hmmrisk.transformer`: the Transformer experiment of the paper's Figure 3
+  (a subpackage that imports torch, so it is not loaded here).
 
 The command line is ``python -m hmmrisk {risk,figure,sweep} --help``.
 """

@@ -13,8 +13,8 @@ with ``source = "threshold"``.
 functions its chapters call: Figures 1-2 ({ref}`ch-double-descent`) with
 :func:`hmmrisk.curves.figure1_curves` / :func:`~hmmrisk.curves.figure2_curves`
 and :func:`hmmrisk.plotting.figure1` / :func:`~hmmrisk.plotting.figure2`;
-Figure 3 ({ref}`ch-transformer`) with :class:`hmmrisk.figure3.Protocol`,
-:func:`hmmrisk.figure3.run` and :func:`hmmrisk.figure3.plot_figure3`.
+Figure 3 ({ref}`ch-transformer`) with :class:`hmmrisk.transformer.Protocol`,
+:func:`hmmrisk.transformer.run` and :func:`hmmrisk.transformer.plot_figure3`.
 Without overrides the figure is the book's.
 
 ``sweep`` evaluates theory and/or simulation over a grid of
@@ -257,7 +257,7 @@ def _figure_parser(sub):
         formatter_class=_FORMAT,
         description=(
             "Regenerate a figure of the book outside the book, with the functions its chapters\n"
-            "call (hmmrisk.curves + hmmrisk.plotting, hmmrisk.figure3). Without overrides the\n"
+            "call (hmmrisk.curves + hmmrisk.plotting, hmmrisk.transformer). Without overrides the\n"
             "figure is the book's; the file type follows the extension of --out.\n\n"
             "  1  excess and total risk of the least-squares head vs model size p in [50, 150],\n"
             "     n = 100, d = 50, sigma^2 = 0.2, 0.5, 0.8: Theorem 1 / Definition 2 as lines,\n"
@@ -284,7 +284,7 @@ def _figure_parser(sub):
                      help="Figure 1 only: noise variances sigma^2 (book: 0.2,0.5,0.8)")
     g12.add_argument("--ns", type=_ints, metavar="LIST",
                      help="Figure 2 only: training-set sizes n (book: 100,150,200)")
-    g3 = p.add_argument_group("Figure 3 (fields of hmmrisk.figure3.Protocol)")
+    g3 = p.add_argument_group("Figure 3 (fields of hmmrisk.transformer.Protocol)")
     g3.add_argument("--widths", type=_ints, metavar="LIST",
                     help="Transformer widths p, increasing (book: 2,4,8,12,16,24,32,48,64,96,128,256)")
     g3.add_argument("--seeds", type=_ints, metavar="LIST", help="seeds of the experiment (book: 0,1,2)")
@@ -304,8 +304,8 @@ def _figure_parser(sub):
 
 
 def _protocol(args):
-    """The book's :class:`~hmmrisk.figure3.Protocol` with the command line's overrides."""
-    from . import figure3 as f3
+    """The book's :class:`~hmmrisk.transformer.Protocol` with the command line's overrides."""
+    from . import transformer as f3
 
     fields = {f.name: f for f in dataclasses.fields(f3.Protocol)}
     over = {}
@@ -325,7 +325,7 @@ def _protocol(args):
             raise ValueError(f"--set {name}: {value!r} is not a valid {type(default).__name__}") from None
     named = {"widths": args.widths, "steps": args.steps, "warmup": args.warmup,
              "n_train": args.n_train, "n_draws": args.n_draws, "n_test": args.n_test,
-             "n_lm_test": args.n_lm_test, "n_workers": args.workers}
+             "n_lm_test": args.n_lm_test, "n_workers": args.workers, "seeds": args.seeds}
     over.update({k: (tuple(v) if isinstance(v, list) else v) for k, v in named.items() if v is not None})
     if "steps" in over and "warmup" not in over:
         over["warmup"] = min(f3.Protocol.warmup, over["steps"] // 10)
@@ -388,11 +388,9 @@ def _figure_command(args) -> int:
     _figure_cost(args)
     t0 = time.perf_counter()
     if args.number == 3:
-        from . import figure3 as f3
+        from . import transformer as f3
 
-        pr = _protocol(args)
-        seeds = (0, 1, 2) if args.seeds is None else tuple(args.seeds)
-        fig = f3.plot_figure3(f3.run(pr, seeds=seeds))
+        fig = f3.plot_figure3(f3.run(_protocol(args)))
     else:
         from . import curves, plotting
 

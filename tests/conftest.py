@@ -46,14 +46,15 @@ JB_FLAGS = ["-n", "-W", "--keep-going"]
 #: covers the reproducibility of its figures instead.
 EXECUTED_ONCE = {
     "chapters/transformer.ipynb":
-        "tests/test_figure3.py::test_tiny_protocol_end_to_end and "
-        "tests/test_figure3_repro.py (a reduced Figure 3 protocol run twice, "
+        "tests/test_transformer_experiment.py::test_reduced_protocol_is_bitwise_reproducible "
+        "(a reduced Figure 3 protocol run twice) and tests/test_figure3_repro.py (the same "
         "in one process and on 2 worker processes, with identical data)",
 }
 #: Unit tests that take more than a few seconds (marker ``slow``): a file name,
 #: or ``file::test`` (every parametrisation of it).  ``make test`` runs them,
 #: ``make check`` leaves them out.
-SLOW = {"test_figure3_repro.py", "test_figure3.py::test_tiny_protocol_end_to_end",
+SLOW = {"test_figure3_repro.py", "test_transformer_experiment.py::test_tiny_protocol_end_to_end",
+        "test_transformer_experiment.py::test_reduced_protocol_is_bitwise_reproducible",
         "test_risk.py::test_woodbury_route_is_stable_where_it_is_used",
         "test_risk.py::test_conditional_route_agrees_with_fitting_the_head",
         "test_risk_schur.py::test_schur_route_has_the_law_of_fitting_the_head",

@@ -230,7 +230,7 @@ def test_figure_2_writes_a_png(tmp_path, capsys):
 
 
 def test_figure_3_writes_a_png_with_a_tiny_protocol(tmp_path):
-    """The Figure 3 path of the command (Protocol overrides -> figure3.run -> plot_figure3),
+    """The Figure 3 path of the command (Protocol overrides -> transformer.run -> plot_figure3),
     in this process so that torch is imported once."""
     pytest.importorskip("torch")
     out = tmp_path / "fig3.png"
@@ -242,7 +242,7 @@ def test_figure_3_writes_a_png_with_a_tiny_protocol(tmp_path):
 
 
 def test_figure_3_protocol_overrides():
-    from hmmrisk import figure3 as f3
+    from hmmrisk import transformer as f3
 
     parser = cli._Parser(prog="t")
     sub = parser.add_subparsers(dest="command", parser_class=cli._Parser)

@@ -86,7 +86,7 @@ def argv(draw):
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    import hmmrisk.figure3 as f3
+    import hmmrisk.transformer as f3
 
     folder = tmp_path_factory.mktemp("fuzz")
     (folder / "DIR").mkdir()

@@ -61,14 +61,14 @@ def test_integral_floats_are_accepted():
 # ---------------------------------------------------------------------------
 
 from hmmrisk import curves, head, plotting  # noqa: E402
-from hmmrisk import discrete_hmm as dh  # noqa: E402
+from hmmrisk.transformer import hmm as dh  # noqa: E402
 
 NAN, INF = float("nan"), float("inf")
 X6 = np.random.default_rng(0).standard_normal((6, 8))
 Y6 = np.ones((6, 3))
 CURVE = curves.risk_curve(10, 3, 0.5, [5, 20], reps=3, seed=0)
-HMM = dh.random_sparse_hmm(4, 6, seed=0)
-TOKENS = dh.sample(HMM, 5, 7, seed=0)
+HMM = dh.random_sparse_hmm(4, 6, rng=0)
+TOKENS = dh.sample(HMM, 5, 7, rng=0)
 SIZES = [-1, 0, 2.5, "3", None, NAN, INF]           # bad values of an integer size >= 1
 
 
@@ -139,7 +139,7 @@ def _choice_and_seed_rows():
         yield (lambda v=v: hr.make_model(5, 3, 0.5, rng=v)), "rng"
         yield (lambda v=v: MODEL.sample(3, rng=v)), "rng"
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, rng=v)), "rng"
-        yield (lambda v=v: dh.random_sparse_hmm(4, 6, seed=v)), "seed"
+        yield (lambda v=v: dh.random_sparse_hmm(4, 6, rng=v)), "rng"
     for v in (-1, 1.5, None):
         yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], reps=3, seed=v)), "seed"
     for v in (-1, 1.5):

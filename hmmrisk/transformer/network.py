@@ -24,7 +24,7 @@ The functions here default to one thread: on the book's shared 2-core machine a
 second OpenMP thread often waits for a core that another program holds, and a
 run then slows down many-fold instead of speeding up; Figure 3 gets its
 parallelism from two single-threaded worker processes instead
-(:func:`hmmrisk.figure3.run`).
+(:func:`hmmrisk.transformer.run`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate as _v
+from .. import _validate as _v
 
 __all__ = [
     "CausalTransformer",
@@ -68,13 +68,13 @@ def threads(n_threads: int | None):
         torch.set_num_threads(old)
 
 
-def _generator(seed) -> torch.Generator:
-    if isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or a torch.Generator, got {seed!r}")
+def _generator(rng) -> torch.Generator:
+    if isinstance(rng, torch.Generator):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise ValueError(f"rng must be a non-negative integer or a torch.Generator, got {rng!r}")
     gen = torch.Generator()
-    gen.manual_seed(int(seed))
+    gen.manual_seed(int(rng))
     return gen
 
 
@@ -137,12 +137,12 @@ class CausalTransformer(nn.Module):
         Attention heads, ``>= 1``.
     mlp_ratio : int
         Hidden width of the feed-forward layer is ``mlp_ratio * p``.
-    seed : int or torch.Generator
+    rng : int or torch.Generator
         Initialisation randomness.
     """
 
     def __init__(self, n_tokens: int, width: int, context: int, *, n_layers: int = 1,
-                 n_heads: int = 1, mlp_ratio: int = 4, seed=0):
+                 n_heads: int = 1, mlp_ratio: int = 4, rng=0):
         super().__init__()
         v = _v.integer("n_tokens", n_tokens, minimum=2)
         p = _v.integer("width", width)
@@ -152,7 +152,7 @@ class CausalTransformer(nn.Module):
         mlp_ratio = _v.integer("mlp_ratio", mlp_ratio)
         if p % n_heads:
             raise ValueError(f"width must be divisible by n_heads={n_heads}, got {p!r}")
-        gen = _generator(seed)
+        gen = _generator(rng)
         self.n_tokens, self.width, self.context = v, p, t
         self.tok_emb = nn.Parameter(torch.empty(v, p))
         self.pos_emb = nn.Parameter(torch.empty(t, p))
@@ -312,7 +312,7 @@ def lm_loss(model: CausalTransformer, tokens, *, batch_size: int = 1000,
     """Mean next-token cross-entropy (nats) of ``model`` on ``tokens`` (shape ``(N, T + 1)``).
 
     ``-(1 / (N T)) sum_i sum_t log softmax(f(x_{i,1..t}))[x_{i,t+1}]``; compare
-    with :func:`hmmrisk.discrete_hmm.bayes_loss` (``positions="all"``), its
+    with :func:`hmmrisk.transformer.hmm.bayes_loss` (``positions="all"``), its
     lower bound. Shown per width next to Figure 3 ({numref}`fig-transformer`).
     """
     model = _check_model(model)

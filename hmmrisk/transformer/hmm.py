@@ -1,4 +1,4 @@
-"""A discrete hidden Markov model: the data source of Figure 3.
+"""A discrete hidden Markov model: the data source of Figure 3 (chapter {ref}`ch-transformer`).
 
 The chapter on head tuning with a small Transformer (Figure 3,
 {numref}`fig-transformer`) pre-trains the Transformer on token sequences drawn
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _validate as _v
+from .. import _validate as _v
+from ._common import rng as _rng
 
 __all__ = [
     "DiscreteHMM",
@@ -134,7 +135,7 @@ def stationary_distribution(transition) -> np.ndarray:
 
 def random_sparse_hmm(n_states: int = 8, n_tokens: int = 16, *, n_successors: int = 3,
                       n_emissions: int = 3, concentration: float = 1.0,
-                      seed=None) -> DiscreteHMM:
+                      rng=None) -> DiscreteHMM:
     """A random HMM with sparse transitions and sparse emissions (Figure 3's data source).
 
     * Transitions: state ``k`` moves to ``n_successors`` distinct states, always
@@ -162,7 +163,8 @@ def random_sparse_hmm(n_states: int = 8, n_tokens: int = 16, *, n_successors: in
         Tokens per state, ``1 <= n_emissions <= V``, ``K * n_emissions >= V``.
     concentration : float
         Dirichlet concentration, ``> 0``.
-    seed : None, int or numpy.random.Generator
+    rng : None, int or numpy.random.Generator
+        Source of randomness (an int seeds a fresh ``numpy.random.default_rng``).
 
     Returns
     -------
@@ -180,7 +182,7 @@ def random_sparse_hmm(n_states: int = 8, n_tokens: int = 16, *, n_successors: in
     if k * n_emit < v:
         raise ValueError(f"n_states * n_emissions must be >= n_tokens={v} so every token is "
                          f"emitted, got n_emissions={n_emit!r} with n_states={k}")
-    gen = _v.rng(seed)
+    gen = _rng(rng)
 
     transition = np.zeros((k, k))
     for i in range(k):
@@ -225,7 +227,7 @@ def _categorical(gen: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum((u >= cdf).sum(axis=1), probs.shape[1] - 1)
 
 
-def sample(hmm: DiscreteHMM, n_sequences: int, length: int, *, seed=None,
+def sample(hmm: DiscreteHMM, n_sequences: int, length: int, *, rng=None,
            return_states: bool = False):
     """Draw ``n_sequences`` independent token sequences of ``length`` tokens.
 
@@ -237,7 +239,8 @@ def sample(hmm: DiscreteHMM, n_sequences: int, length: int, *, seed=None,
     hmm : DiscreteHMM
     n_sequences, length : int
         Both ``>= 1``.
-    seed : None, int or numpy.random.Generator
+    rng : None, int or numpy.random.Generator
+        Source of randomness (an int seeds a fresh ``numpy.random.default_rng``).
     return_states : bool
         Also return the hidden states.
 
@@ -252,7 +255,7 @@ def sample(hmm: DiscreteHMM, n_sequences: int, length: int, *, seed=None,
     t_len = _v.integer("length", length)
     if not isinstance(return_states, bool):
         raise ValueError(f"return_states must be a bool, got {return_states!r}")
-    gen = _v.rng(seed)
+    gen = _rng(rng)
     states = np.empty((n, t_len), dtype=np.int64)
     tokens = np.empty((n, t_len), dtype=np.int64)
     states[:, 0] = _categorical(gen, np.broadcast_to(hmm.initial, (n, hmm.n_states)))

@@ -1,4 +1,4 @@
-"""Tests for hmmrisk.transformer: the network, pre-training and frozen features."""
+"""Tests for hmmrisk.transformer.network: the network, pre-training and frozen features."""
 
 import copy
 
@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hmmrisk import discrete_hmm as dh
-from hmmrisk import transformer as tr
+from hmmrisk.transformer import hmm as dh
+from hmmrisk.transformer import network as tr
 
 
-def small_model(width=8, seed=0, **kw):
-    return tr.CausalTransformer(6, width, 10, seed=seed, **kw)
+def small_model(width=8, rng=0, **kw):
+    return tr.CausalTransformer(6, width, 10, rng=rng, **kw)
 
 
 def test_shapes_and_causality():
@@ -29,7 +29,7 @@ def test_shapes_and_causality():
 
 def test_initialisation_is_seeded_and_leaves_global_rng_alone():
     state = torch.random.get_rng_state()
-    m1, m2, m3 = small_model(seed=5), small_model(seed=5), small_model(seed=6)
+    m1, m2, m3 = small_model(rng=5), small_model(rng=5), small_model(rng=6)
     assert torch.equal(torch.random.get_rng_state(), state)
     for (n1, p1), (_, p2), (_, p3) in zip(m1.named_parameters(), m2.named_parameters(),
                                           m3.named_parameters()):
@@ -48,10 +48,10 @@ def test_threads_context_restores():
 
 
 def test_tiny_pretraining_lowers_the_loss():
-    hmm = dh.random_sparse_hmm(4, 6, n_successors=2, n_emissions=2, seed=0)
-    pool = dh.sample(hmm, 60 * 16, 11, seed=1)
-    test = dh.sample(hmm, 300, 11, seed=2)
-    model = tr.CausalTransformer(6, 16, 10, seed=0)
+    hmm = dh.random_sparse_hmm(4, 6, n_successors=2, n_emissions=2, rng=0)
+    pool = dh.sample(hmm, 60 * 16, 11, rng=1)
+    test = dh.sample(hmm, 300, 11, rng=2)
+    model = tr.CausalTransformer(6, 16, 10, rng=0)
     before = tr.lm_loss(model, test, n_threads=1)
     losses = tr.pretrain(model, pool, steps=60, batch_size=16, lr=1e-2, warmup=5, n_threads=1)
     after = tr.lm_loss(model, test, n_threads=1)
@@ -62,11 +62,11 @@ def test_tiny_pretraining_lowers_the_loss():
 
 
 def test_pretraining_is_deterministic():
-    hmm = dh.random_sparse_hmm(4, 6, n_successors=2, n_emissions=2, seed=0)
-    pool = dh.sample(hmm, 5 * 8, 11, seed=1)
+    hmm = dh.random_sparse_hmm(4, 6, n_successors=2, n_emissions=2, rng=0)
+    pool = dh.sample(hmm, 5 * 8, 11, rng=1)
     runs = []
     for _ in range(2):
-        model = small_model(seed=3)
+        model = small_model(rng=3)
         runs.append(tr.pretrain(model, pool, steps=5, batch_size=8, warmup=1, n_threads=1))
     np.testing.assert_array_equal(runs[0], runs[1])
 
@@ -107,7 +107,7 @@ def test_extract_features_is_the_last_hidden_state(n_layers):
     (dict(n_tokens=6, width=4, context=0), "context"),
     (dict(n_tokens=6, width=6, context=5, n_heads=4), "width"),
     (dict(n_tokens=6, width=4, context=5, n_layers=0), "n_layers"),
-    (dict(n_tokens=6, width=4, context=5, seed=-2), "seed"),
+    (dict(n_tokens=6, width=4, context=5, rng=-2), "rng"),
 ])
 def test_model_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -1,4 +1,4 @@
-"""Tests for hmmrisk.figure3: head solvers against references, and the protocol."""
+"""Tests for hmmrisk.transformer: head solvers against references, the protocol and the runner."""
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import scipy.optimize as so
 from scipy.special import logsumexp
 
-from hmmrisk import figure3 as f3
+import hmmrisk.transformer as f3
 
 
 def np_objective(f, y, w, ridge):
@@ -219,50 +219,79 @@ def test_protocol_rejects_bad_input(kwargs, match):
 
 
 def test_run_rejects_bad_input():
-    pr = f3.Protocol(widths=(2,))
     with pytest.raises(ValueError, match="protocol"):
         f3.run("protocol")
     with pytest.raises(ValueError, match="seeds"):
-        f3.run(pr, seeds=(1, 1))
-    with pytest.raises(ValueError, match="seed"):
-        f3.run(pr, seeds=(-1,))
+        f3.Protocol(widths=(2,), seeds=(1, 1))
+    with pytest.raises(ValueError, match="seeds"):
+        f3.Protocol(widths=(2,), seeds=(-1,))
     with pytest.raises(ValueError, match="width"):
-        f3.run_width(pr, 0, 3)
-    with pytest.raises(ValueError, match="results"):
+        f3.frozen_features(f3.Protocol(widths=(2,)), 0, 3)
+    with pytest.raises(ValueError, match="result"):
         f3.summarize({"widths": 1})
 
 
 # ----------------------------------------------------------------------------- the protocol
 
+#: The reduced protocol: tiny widths and steps, every code path of the chapter's run.
 TINY = dict(n_states=4, n_tokens=6, n_successors=2, n_emissions=2, length=8, widths=(2, 8),
             steps=12, batch_size=8, warmup=2, n_lm_test=50, n_train=12, n_draws=2,
-            n_test=40, ridges=(1e-2, 1e-6), n_workers=1)
+            n_test=40, ridges=(1e-2, 1e-6), sep_draws=2, seeds=(0, 1), n_workers=1)
+
+
+def test_reduced_protocol_is_bitwise_reproducible():
+    """The chapter's run, reduced: two runs give identical arrays, every one of them."""
+    pr = f3.Protocol(**TINY)
+    res, again = f3.run(pr), f3.run(pr)
+    for key, arr in res.arrays().items():
+        if key.endswith("seconds"):
+            continue
+        np.testing.assert_array_equal(arr, getattr(again, key), err_msg=key)
+    sp = f3.SyntheticProtocol(ns=(10, 16), ratios=(0.1, 0.5, 1.0, 3.0), n_draws=2, n_test=40,
+                              protocol=pr)
+    s1, s2 = f3.run_synthetic(sp), f3.run_synthetic(sp)
+    for key, arr in s1.arrays().items():
+        np.testing.assert_array_equal(arr, getattr(s2, key), err_msg=key)
 
 
 def test_tiny_protocol_end_to_end():
     pr = f3.Protocol(**TINY)
-    res = f3.run(pr, seeds=(0, 1))
-    again = f3.run(pr, seeds=(0, 1))
-    for key in ("test_ce", "sq_test_loss", "lm_test_loss", "pretrain_loss", "bias_only_test_ce"):
-        np.testing.assert_array_equal(res[key], again[key])       # seeded: reproducible
-    assert res["test_ce"].shape == (2, 2, 2, 2, 2)                # seed, model, ridge, width, draw
-    assert res["sq_test_loss"].shape == (2, 2, 2, 2)
-    assert res["pretrain_loss"].shape == (2, 2, 12)
-    assert np.all(res["converged"]) and res["grad_norm"].max() <= pr.gtol
-    assert np.all(res["rank"][:, :, 0] == 2)                      # LayerNorm: p - 1 + bias
+    res = f3.run(pr)
+    for key, axes in res.AXES.items():                            # named axes match the shapes
+        sizes = {"seed": 2, "family": 3, "network": 2, "ridge": 2, "width": 2, "draw": 2,
+                 "sep_draw": 2, "step": 12}
+        assert getattr(res, key).shape == tuple(sizes[a] for a in axes), key
+    assert np.all(res.converged) and res.grad_norm.max() <= pr.gtol
+    pre = f3.FAMILIES.index("pretrained")
+    assert np.all(res.rank[:, pre, 0] == 2)                       # LayerNorm: p - 1 + bias
     # the job equals a direct head fit on the same frozen features
     feats = f3.frozen_features(pr, 1, 8)
-    fit = f3.fit_heads(feats["train"][0], feats["y_train"], feats["test"][0], feats["y_test"],
+    fit = f3.fit_heads(feats.train[0], feats.y_train, feats.test[0], feats.y_test,
                        6, ridges=pr.ridges, gtol=pr.gtol)
-    np.testing.assert_allclose(res["test_ce"][1, 0, :, 1], fit["test_ce"], rtol=1e-9)
-    summ = f3.summarize(res)
-    assert summ["pretrained"]["peak_width"] in (2, 8)
-    assert summ["all_converged"]
-    assert summ["bayes"] < summ["marginal"] + 0.5
+    np.testing.assert_allclose(res.test_ce[1, pre, :, 1], fit.test_ce, rtol=1e-9)
+    # the noise family is the standardised pre-trained features plus N(0, sigma^2 I)
+    xtr, xte = f3.family_features(pr, 1, feats)
+    noisy = f3.FAMILIES.index("pretrained+noise")
+    z = f3.features.standardise(feats.train[0].reshape(-1, 8))
+    resid = xtr[noisy].reshape(-1, 8) - z
+    assert resid.std() == pytest.approx(pr.noise_sigma, rel=0.1)
+    np.testing.assert_array_equal(xtr[pre], feats.train[0])
+    summ = res.summary()
+    assert summ.family("pretrained").peak_width in (2, 8)
+    assert summ.all_converged
+    assert summ.bayes < summ.marginal + 0.5
     path = f3.ridge_path(pr, 0, 8, [1e-6, 1e-2])
-    assert path["test_ce"].shape == (2, 2, 2) and path["ridges"][0] == 1e-2
-    np.testing.assert_allclose(path["test_ce"], res["test_ce"][0, :, :, 1], rtol=1e-9)  # same ridges
-    for fig in (f3.plot_figure3(res), f3.plot_pretraining(res), f3.plot_companions(res),
-                f3.plot_ridge_path(path, marginal=summ["marginal"], headline=1e-6)):
+    assert path.test_ce.shape == (3, 2, 2) and path.ridges[0] == 1e-2
+    np.testing.assert_allclose(path.test_ce, res.test_ce[0, :, :, 1], rtol=1e-9)  # same ridges
+    sp = f3.SyntheticProtocol(ns=(10, 16), ratios=(0.1, 0.5, 1.0, 3.0), n_draws=2, n_test=40,
+                              protocol=pr)
+    syn = f3.run_synthetic(sp)
+    assert syn.test_ce.shape == (2, 2, 4, 2) and syn.p_sep.shape == (2, 2, 2)
+    import matplotlib
+
+    before = dict(matplotlib.rcParams)
+    for fig in (f3.plot_figure3(res), f3.plot_pretraining(res), f3.plot_theory(syn),
+                f3.plot_ridge_path(path, marginal=summ.marginal, headline=1e-6)):
         assert fig.patch.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
         plt.close(fig)
+    assert dict(matplotlib.rcParams) == before                   # the local style is scoped

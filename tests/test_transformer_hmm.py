@@ -1,11 +1,11 @@
-"""Tests for hmmrisk.discrete_hmm: structure, sampler frequencies, exact filter."""
+"""Tests for hmmrisk.transformer.hmm: structure, sampler frequencies, exact filter."""
 
 import itertools
 
 import numpy as np
 import pytest
 
-from hmmrisk import discrete_hmm as dh
+from hmmrisk.transformer import hmm as dh
 
 
 def tiny_hmm():
@@ -33,7 +33,7 @@ def brute_force_joint(hmm, tokens):
 
 def test_random_sparse_hmm_structure():
     k, v, ns, ne = 8, 16, 3, 3
-    hmm = dh.random_sparse_hmm(k, v, n_successors=ns, n_emissions=ne, seed=4)
+    hmm = dh.random_sparse_hmm(k, v, n_successors=ns, n_emissions=ne, rng=4)
     a, e = hmm.transition, hmm.emission
     np.testing.assert_allclose(a.sum(1), 1.0, atol=1e-12)
     np.testing.assert_allclose(e.sum(1), 1.0, atol=1e-12)
@@ -46,9 +46,9 @@ def test_random_sparse_hmm_structure():
 
 
 def test_random_sparse_hmm_is_seeded():
-    h1 = dh.random_sparse_hmm(seed=3)
-    h2 = dh.random_sparse_hmm(seed=np.random.default_rng(3))
-    h3 = dh.random_sparse_hmm(seed=4)
+    h1 = dh.random_sparse_hmm(rng=3)
+    h2 = dh.random_sparse_hmm(rng=np.random.default_rng(3))
+    h3 = dh.random_sparse_hmm(rng=4)
     np.testing.assert_array_equal(h1.transition, h2.transition)
     np.testing.assert_array_equal(h1.emission, h2.emission)
     assert not np.array_equal(h1.transition, h3.transition)
@@ -65,7 +65,7 @@ def test_stationary_distribution_matches_power_iteration():
 def test_sampler_frequencies_match_matrices():
     """Empirical initial / transition / emission frequencies within 5 binomial SEs."""
     hmm = tiny_hmm()
-    tokens, states = dh.sample(hmm, 20000, 6, seed=0, return_states=True)
+    tokens, states = dh.sample(hmm, 20000, 6, rng=0, return_states=True)
     assert tokens.shape == states.shape == (20000, 6)
 
     def check(counts_from, counts_to, probs):
@@ -86,11 +86,11 @@ def test_sampler_frequencies_match_matrices():
 
 
 def test_sampler_respects_sparsity_and_seed():
-    hmm = dh.random_sparse_hmm(seed=1)
-    tokens, states = dh.sample(hmm, 500, 20, seed=7, return_states=True)
+    hmm = dh.random_sparse_hmm(rng=1)
+    tokens, states = dh.sample(hmm, 500, 20, rng=7, return_states=True)
     assert np.all(hmm.transition[states[:, :-1], states[:, 1:]] > 0)
     assert np.all(hmm.emission[states, tokens] > 0)
-    np.testing.assert_array_equal(tokens, dh.sample(hmm, 500, 20, seed=7))
+    np.testing.assert_array_equal(tokens, dh.sample(hmm, 500, 20, rng=7))
 
 
 # ----------------------------------------------------------------------------- filter
@@ -111,7 +111,7 @@ def test_forward_filter_equals_brute_force():
 
 def test_bayes_loss_equals_brute_force():
     hmm = tiny_hmm()
-    seqs = dh.sample(hmm, 30, 4, seed=2)
+    seqs = dh.sample(hmm, 30, 4, rng=2)
     logp_all, logp_last = [], []
     for x in seqs:
         joints = [brute_force_joint(hmm, x[:t]) for t in range(1, 5)]
@@ -123,8 +123,8 @@ def test_bayes_loss_equals_brute_force():
 
 
 def test_bayes_filter_beats_marginal_on_average():
-    hmm = dh.random_sparse_hmm(seed=0)
-    seqs = dh.sample(hmm, 3000, 33, seed=1)
+    hmm = dh.random_sparse_hmm(rng=0)
+    seqs = dh.sample(hmm, 3000, 33, rng=1)
     assert dh.bayes_loss(hmm, seqs) < dh.marginal_loss(hmm) - 0.3
 
 
@@ -137,11 +137,11 @@ def test_marginal_quantities():
         np.testing.assert_allclose(q, brute, atol=1e-12)
     q = dh.marginal_distribution(hmm, 1)
     assert dh.marginal_loss(hmm) == pytest.approx(-(q * np.log(q)).sum(), rel=1e-12)
-    seqs = dh.sample(hmm, 50, 3, seed=0)
+    seqs = dh.sample(hmm, 50, 3, rng=0)
     q3 = dh.marginal_distribution(hmm, 3)
     assert dh.marginal_loss(hmm, seqs) == pytest.approx(-np.log(q3[seqs[:, -1]]).mean())
     # stationary chain: every position has the same marginal law
-    st = dh.random_sparse_hmm(seed=5)
+    st = dh.random_sparse_hmm(rng=5)
     np.testing.assert_allclose(dh.marginal_distribution(st, 1), dh.marginal_distribution(st, 9),
                                atol=1e-12)
 
@@ -170,7 +170,7 @@ def test_hmm_rejects_bad_matrices(kwargs, match):
     (dict(n_emissions=1), "n_emissions"),          # 8 * 1 < 16 tokens
     (dict(concentration=0.0), "concentration"),
     (dict(concentration=float("inf")), "concentration"),
-    (dict(seed=-1), "seed"),
+    (dict(rng=-1), "rng"),
     (dict(n_states=2.5), "n_states"),
 ])
 def test_random_sparse_hmm_rejects_bad_input(kwargs, match):

@@ -1,0 +1,270 @@
+"""The figures of the Transformer chapter (chapter {ref}`ch-transformer`).
+
+Drawing only: every number comes from a typed result of
+:mod:`~hmmrisk.transformer.experiment`. All figures are drawn inside
+:func:`figure3_style`, a deliberately small local style (white background,
+light grid, small legend font). LOCAL STYLE: to be replaced by the book's
+common plotting style when it exists; nothing here changes matplotlib's global
+state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from .. import _validate as _v
+from .protocol import FAMILIES, NETWORKS, SYNTHETIC_FAMILIES
+from .results import RidgePath, SyntheticResult, TransformerResult
+
+__all__ = ["figure3_style", "FAMILY_STYLE", "plot_figure3", "plot_theory", "plot_pretraining",
+           "plot_ridge_path"]
+
+# LOCAL STYLE (minimal; the lead switches it to the common style at merge)
+_RC = {"figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
+       "axes.grid": True, "grid.alpha": 0.3, "font.size": 9.0, "legend.fontsize": 7.0,
+       "legend.framealpha": 0.95, "errorbar.capsize": 3.0, "lines.linewidth": 0.9,
+       "lines.markersize": 4.5}
+
+#: Marker and colour of each feature family (and network).
+FAMILY_STYLE = {
+    "pretrained": dict(color="C0", marker="o", label="pre-trained"),
+    "pretrained+noise": dict(color="C2", marker="D", label=r"pre-trained + noise $u$"),
+    "untrained": dict(color="C1", marker="s", mfc="white", label="untrained (random init)"),
+    "isotropic": dict(color="C4", marker="^", label=r"isotropic $x = u$"),
+    "latent": dict(color="C5", marker="v", label=r"$x = Wz + u$"),
+}
+
+
+@contextlib.contextmanager
+def figure3_style():
+    """``with figure3_style(): ...`` draws with the chapter's local style (restored on exit)."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        yield
+
+
+def _log_ticks(ax):
+    from matplotlib.ticker import LogLocator, NullFormatter, StrMethodFormatter
+
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _band(ax, x, mean, lo, hi, style, offset=1.0):
+    ax.errorbar(np.asarray(x) * offset, mean, yerr=[mean - lo, hi - mean], linestyle="-", **style)
+
+
+def _check(result, cls, name):
+    if not isinstance(result, cls):
+        raise ValueError(f"{name} must be a {cls.__name__}, got {type(result).__name__}")
+    return result
+
+
+def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
+    """Figure 3 ({numref}`fig-transformer`): four panels against model size, three feature families.
+
+    (a) Test cross-entropy of the softmax head against ``p / n`` (log-log),
+    mean over seeds with the range over seeds as error bars; the marginal
+    predictor and the Bayes filter as horizontal lines; ``p = n`` dashed; the
+    grey band spans the widths at which the families' training sets become
+    exactly separable (first width with at least half of them separable, over
+    families). (b) The minimum-norm squared-loss head on the same features.
+    (c) Share of the variance of the standardised features outside their top
+    ``K - 1`` principal components, against ``p`` (log-log; not drawn where it
+    is 0 up to rounding, as for ``p <= K - 1``). (d) Fraction of
+    training sets that are exactly linearly separable. Chapter of origin:
+    {ref}`ch-transformer`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    result = _check(result, TransformerResult, "result")
+    summ = result.summary(ridge_index=ridge_index)
+    n = summ.n
+    w = summ.widths
+    x = w / n
+    seps = [summ.family(f).sep_width for f in FAMILIES if summ.family(f).sep_width is not None]
+    with figure3_style():
+        fig, axes = plt.subplots(2, 2, figsize=(9.0, 7.2))
+        a, b, c, d = axes.ravel()
+        for i, f in enumerate(FAMILIES):
+            s, st = summ.family(f), FAMILY_STYLE[f]
+            off = 1.0 + 0.04 * (i - 1)
+            _band(a, x, s.ce_mean, s.ce_lo, s.ce_hi, st, off)
+            _band(b, x, s.sq_mean, s.sq_lo, s.sq_hi, st, off)
+            c.plot(w, np.where(s.tail_share > 1e-12, s.tail_share, np.nan), linestyle="-", **st)
+            d.plot(x, s.separable_frac, linestyle="-", **st)
+        a.axhline(summ.marginal, color="0.35", linestyle="-.", label=f"marginal predictor ({summ.marginal:.2f})")
+        a.axhline(summ.bayes, color="k", linestyle="--", label=f"Bayes filter ({summ.bayes:.2f})")
+        for ax in (a, b, d):
+            ax.axvline(1.0, color="C3", linestyle="--", linewidth=1.0, label=f"$p = n$ = {n}")
+            if seps:
+                ax.axvspan(min(seps) / n, max(seps) / n, color="0.6", alpha=0.25, linewidth=0,
+                           label=r"$p_{\mathrm{sep}}$ band")
+            ax.set_xscale("log")
+            ax.set_xlabel("$p / n$")
+        for ax in (a, b, c):
+            ax.set_yscale("log")
+        _log_ticks(a)
+        a.set_ylabel("test cross-entropy (nats)")
+        a.set_title("(a) softmax head", fontsize=9)
+        b.set_ylabel("test squared loss")
+        b.set_title("(b) min-norm squared-loss head", fontsize=9)
+        c.set_xscale("log", base=2)
+        c.set_xlabel("model size $p$")
+        c.set_ylabel(f"variance share outside top {result.protocol.n_states - 1} PCs")
+        c.set_title("(c) directions beyond the belief state", fontsize=9)
+        d.set_ylabel("fraction of training sets separable")
+        d.set_ylim(-0.03, 1.03)
+        d.set_title("(d) exact separability (LP)", fontsize=9)
+        handles, labels = a.get_legend_handles_labels()
+        d.legend(handles, labels, loc="upper left", fontsize=6.5)   # panel (d) has room there
+        fig.tight_layout()
+    return fig
+
+
+def plot_theory(result: SyntheticResult):
+    """The theory panel ({numref}`fig-transformer-theory`): synthetic features, same heads.
+
+    One row per synthetic family. Left: test cross-entropy of the softmax head
+    against ``p / p_sep`` (``p_sep`` the median exact separability threshold
+    of that ``n``), one curve per ``n`` (mean over training sets). Right: the
+    minimum-norm squared-loss head against ``p / n``. Log-log axes; the
+    marginal predictor dash-dotted; the vertical line at 1. Chapter of origin:
+    {ref}`ch-transformer`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    res = _check(result, SyntheticResult, "result")
+    ns = res.protocol.ns
+    markers = ("o", "s", "^", "D", "v")
+    with figure3_style():
+        fig, axes = plt.subplots(len(SYNTHETIC_FAMILIES), 2, figsize=(9.0, 3.3 * len(SYNTHETIC_FAMILIES)),
+                                 squeeze=False)
+        for f, fam in enumerate(SYNTHETIC_FAMILIES):
+            a, b = axes[f]
+            for i, n in enumerate(ns):
+                p = res.widths[i]
+                psep = float(np.median(res.p_sep[f, i]))
+                st = dict(color=f"C{i}", marker=markers[i % len(markers)], label=f"$n$ = {n}")
+                a.plot(p / psep, res.test_ce[f, i].mean(axis=-1), linestyle="-", **st)
+                b.plot(p / n, res.sq_test_loss[f, i].mean(axis=-1), linestyle="-", **st)
+            a.axhline(res.marginal, color="0.35", linestyle="-.", label="marginal predictor")
+            a.axvline(1.0, color="0.3", linestyle=":", linewidth=1.2)
+            b.axvline(1.0, color="C3", linestyle="--", linewidth=1.0)
+            for ax in (a, b):
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+            _log_ticks(a)
+            a.set_xlabel(r"$p / p_{\mathrm{sep}}$")
+            b.set_xlabel("$p / n$")
+            a.set_ylabel("test cross-entropy (nats)")
+            b.set_ylabel("test squared loss")
+            a.set_title(f"{FAMILY_STYLE[fam]['label']}: softmax head", fontsize=9)
+            b.set_title(f"{FAMILY_STYLE[fam]['label']}: min-norm squared-loss head", fontsize=9)
+            a.legend(loc="upper right")
+        fig.tight_layout()
+    return fig
+
+
+def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
+    """Did pre-training work? Language-model test loss per width, and training curves.
+
+    Left: next-token test cross-entropy of each pre-trained width (mean and
+    range over seeds) and of the untrained network, with the Bayes filter and
+    the marginal entropy. Right: the pre-training loss per step (10-step
+    running mean) of each width for one seed. Companion of Figure 3
+    ({numref}`fig-transformer-pretraining`). Chapter of origin: {ref}`ch-transformer`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    result = _check(result, TransformerResult, "result")
+    summ = result.summary()
+    seed_index = _v.integer("seed_index", seed_index, minimum=0)
+    if seed_index >= len(result.seeds):
+        raise ValueError(f"seed_index must be < {len(result.seeds)}, got {seed_index!r}")
+    w = summ.widths
+    with figure3_style():
+        fig, (a0, a1) = plt.subplots(1, 2, figsize=(9.0, 3.5))
+        for j, m in enumerate(NETWORKS):
+            _band(a0, w, summ.lm_mean[j], summ.lm_lo[j], summ.lm_hi[j], FAMILY_STYLE[m])
+        a0.axhline(summ.entropy, color="0.35", linestyle="-.", label="marginal entropy")
+        a0.axhline(summ.bayes_lm, color="k", linestyle="--", label="Bayes filter")
+        a0.set_xscale("log", base=2)
+        a0.set_xticks(w)
+        a0.set_xticklabels([str(v) for v in w], fontsize=7)
+        a0.minorticks_off()
+        a0.set_xlabel("model size $p$")
+        a0.set_ylabel("LM test cross-entropy (nats)")
+        a0.legend()
+        curves = result.pretrain_loss[seed_index]
+        cmap = plt.get_cmap("viridis")
+        kernel = np.ones(10) / 10
+        for i, width in enumerate(w):
+            sm = np.convolve(curves[i], kernel, mode="valid")
+            a1.plot(np.arange(sm.size) + 10, sm, color=cmap(i / max(1, len(w) - 1)), label=f"p={width}")
+        a1.axhline(summ.bayes_lm, color="k", linestyle="--")
+        a1.set_xlabel("pre-training step")
+        a1.set_ylabel("training loss (10-step mean)")
+        a1.legend(fontsize=6, ncol=2)
+        fig.tight_layout()
+    return fig
+
+
+def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline: float | None = None):
+    """Test cross-entropy, training accuracy and head norm against the ridge, at one width.
+
+    Mean over the training draws with their range as error bars, for every
+    family; the marginal predictor and the ridge of the headline fit, if
+    given. Companion of Figure 3 ({numref}`fig-transformer-ridge`). Chapter of
+    origin: {ref}`ch-transformer`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    path = _check(path, RidgePath, "path")
+    lam = path.ridges
+    with figure3_style():
+        fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.3))
+        for j, f in enumerate(FAMILIES):
+            for ax, val in zip(axes, (path.test_ce[j], path.train_acc[j], path.weight_norm[j])):
+                mean = val.mean(axis=1)
+                _band(ax, lam, mean, val.min(axis=1), val.max(axis=1), FAMILY_STYLE[f])
+        if marginal is not None:
+            axes[0].axhline(_v.real("marginal", marginal), color="0.35", linestyle="-.",
+                            label="marginal predictor")
+        for ax in axes:
+            if headline is not None:
+                ax.axvline(_v.real("headline", headline, low=0.0, low_open=True), color="C3",
+                           linestyle=":", linewidth=1.2, label="ridge of the headline fit")
+            ax.set_xscale("log")
+            ax.set_xlabel(r"ridge $\lambda$")
+            ax.invert_xaxis()
+        axes[0].set_yscale("log")
+        _log_ticks(axes[0])
+        axes[2].set_yscale("log")
+        axes[0].set_ylabel("test cross-entropy (nats)")
+        axes[1].set_ylabel("training accuracy")
+        axes[2].set_ylabel(r"head norm $\|W_a\|_F$")
+        axes[0].legend(fontsize=6.5)
+        fig.suptitle(f"one width, p = {path.width} (seed {path.seed})", fontsize=9)
+        fig.tight_layout()
+    return fig
