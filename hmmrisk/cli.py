@@ -10,10 +10,10 @@ An infinite mean risk (at the interpolation threshold) is printed as ``null``
 with ``source = "threshold"``.
 
 ``figure {1,2,3} --out FILE`` regenerates a figure of the book with the very
-functions its chapters call: Figures 1-2 ({ref}`ch-double-descent`) with
+functions its chapters call: Figures 1-2 (:ref:`ch-double-descent`) with
 :func:`hmmrisk.curves.figure1_curves` / :func:`~hmmrisk.curves.figure2_curves`
 and :func:`hmmrisk.plotting.figure1` / :func:`~hmmrisk.plotting.figure2`;
-Figure 3 ({ref}`ch-transformer`) with :class:`hmmrisk.transformer.Protocol`,
+Figure 3 (:ref:`ch-transformer`) with :class:`hmmrisk.transformer.Protocol`,
 :func:`hmmrisk.transformer.run` and :func:`hmmrisk.transformer.plot_figure3`.
 Without overrides the figure is the book's.
 

@@ -13,9 +13,9 @@ Two exact mean risks of the least-squares head are known in closed form
   ``tr Sigma_r * n / (p - n)``.
 
 Their relative gap ``exact / asymptotic - 1`` (:prf:ref:`prop-finite-n-gap`)
-is ``v / (|p - n| - 1)``, where ``v`` is the share of the variance in the
-asymptotic risk (``v = 1`` below the threshold).  At fixed ``gamma = p / n``
-it is ``C / n + O(1 / n^2)`` with ``C = v / |1 - gamma|``.
+is ``nu / (|p - n| - 1)``, where ``nu`` is the share of the variance in the
+asymptotic risk (``nu = 1`` below the threshold).  At fixed ``gamma = p / n``
+it is ``C / n + O(1 / n^2)`` with ``C = nu / |1 - gamma|``.
 
 For the anisotropic spectrum of the HMM with ``p > n`` no exact mean is
 known; :func:`measured_gap` measures the gap between Definition 3
@@ -87,7 +87,7 @@ def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
     """Exact and asymptotic mean risk for isotropic ``Sigma_x`` (:prf:ref:`prop-finite-n-gap`).
 
     With Gaussian rows, ``Sigma_x = c I_p``, ``S = c ||B*||_F^2`` (``signal``)
-    and ``T = tr Sigma_r`` (``tr_sigma_r``):
+    and ``tr Sigma_r`` (``tr_sigma_r``):
 
     * ``p <= n``: exact ``(0, T p / (n - p - 1))`` and asymptotic
       ``(0, T gamma / (1 - gamma))``, both from
@@ -112,7 +112,7 @@ def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
     signal : float or array
         ``S = tr(B*^T Sigma_x B*) >= 0`` (unused for ``p < n``).
     tr_sigma_r : float or array
-        ``T = tr Sigma_r > 0``.
+        ``tr Sigma_r > 0``.
 
     Returns
     -------
@@ -154,11 +154,11 @@ def _variance_share(n, p, s, t):
 def isotropic_gap(n, p, signal=0.0, tr_sigma_r=1.0):
     """Relative gap ``exact / asymptotic - 1`` in closed form (:prf:ref:`prop-finite-n-gap`).
 
-    ``gap = v / (|p - n| - 1)`` for ``|p - n| > 1`` (``inf`` otherwise), with
-    ``v = 1`` for ``p < n`` (any ``Sigma_x``) and, for ``p > n`` and
-    ``Sigma_x = c I``, ``v = V / (B + V)`` the variance share of
-    Definition 2: ``V = T n / (p - n)``, ``B = S (1 - n / p)``.  With
-    ``p = gamma n``: ``gap = v / (|1 - gamma| n - 1) = C / n + C / (|1 - gamma| n^2) + ...``,
+    ``gap = nu / (|p - n| - 1)`` for ``|p - n| > 1`` (``inf`` otherwise), with
+    ``nu = 1`` for ``p < n`` (any ``Sigma_x``) and, for ``p > n`` and
+    ``Sigma_x = c I``, ``nu = V / (B + V)`` the variance share of
+    Definition 2: ``V = tr(Sigma_r) n / (p - n)``, ``B = S (1 - n / p)``.  With
+    ``p = gamma n``: ``gap = nu / (|1 - gamma| n - 1) = C / n + C / (|1 - gamma| n^2) + ...``,
     ``C`` = :func:`leading_order`.
 
     Unlike :func:`isotropic`, ``n`` and ``p`` may be any reals (``n > 0``,
@@ -185,8 +185,8 @@ def leading_order(gamma, signal=0.0, tr_sigma_r=1.0):
     """``C = lim n * gap`` at fixed ``gamma = p / n`` (:prf:ref:`prop-finite-n-gap`).
 
     ``C = 1 / (1 - gamma)`` for ``gamma < 1``;
-    ``C = v / (gamma - 1)`` with ``v = 1 / (1 + (S / T)(gamma - 1)^2 / gamma)``
-    for ``gamma > 1`` (isotropic ``Sigma_x``), where the ratio ``S / T`` of
+    ``C = nu / (gamma - 1)`` with ``nu = 1 / (1 + (S / tr Sigma_r)(gamma - 1)^2 / gamma)``
+    for ``gamma > 1`` (isotropic ``Sigma_x``), where the ratio ``S / tr Sigma_r`` of
     ``signal`` to ``tr_sigma_r`` is held fixed as ``n`` grows.  ``inf`` at
     ``gamma = 1``.
     """
@@ -277,7 +277,7 @@ class MeasuredGap:
 
     @property
     def isotropic_formula(self) -> np.ndarray:
-        """The isotropic gap ``v / (|p - n| - 1)`` with ``v`` Definition 3's variance share.
+        """The isotropic gap ``nu / (|p - n| - 1)`` with ``nu`` Definition 3's variance share.
 
         Exact for ``p < n`` and for isotropic ``Sigma_x``; for the HMM's
         two-point spectrum above the threshold, a heuristic to compare

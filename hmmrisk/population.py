@@ -7,10 +7,11 @@ of ``x``:
     B*      = Sigma_x^{-1} W A^T = W (I_d + W^T W)^{-1} A^T
     Sigma_r = A (I_d + W^T W)^{-1} A^T + sigma^2 I_d.
 
-Everything is computed from the thin SVD ``W = U S V^T`` (``r = min(p, d)``
-singular values) in ``O(p d^2)`` work and ``O(p d)`` memory: ``Sigma_x`` has
-eigenvalues ``1 + s_i^2`` on the columns of ``U`` and ``1`` (multiplicity
-``p - r``) on their complement, and ``B*`` lives in the span of ``U``.  No
+Everything is computed from the thin SVD ``W = sum_i omega_i v_i h_i^T``
+(``r = min(p, d)`` singular values ``omega_i``) in ``O(p d^2)`` work and
+``O(p d)`` memory: ``Sigma_x`` has eigenvalues ``s_i = 1 + omega_i^2`` on the
+``v_i`` and ``1`` (multiplicity ``p - r``) on their complement, and ``B*``
+lives in the span of the ``v_i`` (notation of :ref:`ch-model`).  No
 ``p x p`` matrix is formed unless :meth:`Population.sigma_x_dense` is asked.
 """
 
@@ -33,8 +34,8 @@ class Population:
     W : (p, d) array
         Encoder weights, so that ``Sigma_x M = M + W (W^T M)``.
     eigvals : (r,) array
-        The eigenvalues ``1 + s_i^2`` of ``Sigma_x`` that exceed 1 (or equal it
-        when ``s_i = 0``), in decreasing order; the other ``p - r`` are 1.
+        The eigenvalues ``s_i = 1 + omega_i^2`` of ``Sigma_x`` that exceed 1 (or
+        equal it when ``omega_i = 0``), in decreasing order; the other ``p - r`` are 1.
     eigvecs : (p, r) array
         The matching orthonormal eigenvectors ``v_i``.
     signal : (r,) array
@@ -139,12 +140,12 @@ class Population:
 def population(model: HeadTuningModel) -> Population:
     """Lemma 2 (:prf:ref:`lem-well-specified`) for ``model``, in ``O(p d^2)``.
 
-    With ``W = U S V^T`` (thin SVD):
+    With ``W = sum_i omega_i v_i h_i^T`` (thin SVD, singular values ``omega_i``):
 
-    * ``Sigma_x`` has eigenpairs ``(1 + s_i^2, u_i)`` and ``(1, u_perp)``;
-    * ``B* = U diag(s / (1 + s^2)) V^T A^T``, so
-      ``||B*^T u_i||^2 = s_i^2 / (1 + s_i^2)^2 ||A v_i||^2``;
-    * ``(I + W^T W)^{-1} = V diag(1 / (1 + s^2)) V^T + (I - V V^T)``,
+    * ``Sigma_x`` has eigenpairs ``(1 + omega_i^2, v_i)`` and ``(1, v_perp)``;
+    * ``B* = sum_i omega_i / (1 + omega_i^2) v_i (A h_i)^T``, so
+      ``||B*^T v_i||^2 = omega_i^2 / (1 + omega_i^2)^2 ||A h_i||^2``;
+    * ``(I + W^T W)^{-1} = sum_i h_i h_i^T / (1 + omega_i^2) + (I - sum_i h_i h_i^T)``,
       ``Sigma_r = A (I + W^T W)^{-1} A^T + sigma^2 I``.
 
     Examples

@@ -204,11 +204,11 @@ def lagged_covariances(model: HeadTuningModel, k: int) -> LaggedCovariances:
 def variance_inflation(model: HeadTuningModel, n: int) -> float:
     """Proposition :prf:ref:`prop-trajectory-inflation`: exact inflation ``f`` of the oracle variance.
 
-    For ``n`` consecutive pairs, with ``T1(k) = tr(G A^k) tr(A M A^{k-1} Sigma_r)``
-    and ``T2(k) = tr(G (A^T)^k M A^T Sigma_r (A^T)^{k-1})``,
+    For ``n`` consecutive pairs, with ``theta_1(k) = tr(G A^k) tr(A M A^{k-1} Sigma_r)``
+    and ``theta_2(k) = tr(G (A^T)^k M A^T Sigma_r (A^T)^{k-1})`` (``G = I - M``),
 
         n^2 E || Sigma_x^{-1/2} X^T R / n ||_F^2
-            = n [p tr Sigma_r + 2 sum_{k=1}^{n-1} (1 - k/n) (T1(k) + T2(k))],
+            = n [p tr Sigma_r + 2 sum_{k=1}^{n-1} (1 - k/n) (theta_1(k) + theta_2(k))],
 
     and ``f`` is the bracket divided by its i.i.d. value ``p tr Sigma_r``.
     ``E ||Sigma_x^{-1/2} X^T R / n||_F^2`` is the risk of the head with

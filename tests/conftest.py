@@ -208,9 +208,16 @@ class _Build:
                 cls.proc.kill()
 
 
+def _reuse() -> bool:
+    """``HMMRISK_REUSE_BUILD=1``: an author's loop checks the last ``make book``
+    again without rebuilding (never set by ``make test``, which always builds
+    from scratch)."""
+    return os.environ.get("HMMRISK_REUSE_BUILD") == "1" and (BUILD / "html" / "index.html").exists()
+
+
 def pytest_collection_finish(session):
     """Start the build now if a selected test needs it (not for --collect-only)."""
-    if session.config.option.collectonly:
+    if session.config.option.collectonly or _reuse():
         return
     if any("book" in getattr(item, "fixturenames", ()) for item in session.items):
         _Build.start()
@@ -223,4 +230,8 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def book() -> BookBuild:
     """The whole book, built once from a clean ``_build`` with warnings as errors."""
+    if _reuse():
+        return BookBuild(root=BUILD, html=BUILD / "html", screenshots=BUILD / "screenshots",
+                         figure_data=BUILD / "figure-data" / "book", returncode=0,
+                         log="reused the existing _build (HMMRISK_REUSE_BUILD=1)")
     return _Build.wait()

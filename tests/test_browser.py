@@ -10,7 +10,14 @@ A page passes when
 * every ``<img>`` has loaded (``complete`` and ``naturalWidth > 0``);
 * the browser logged no console error and the page threw no exception;
 * every link to the same site resolves: the file is served (HTTP 200) and the
-  ``#fragment``, if any, is the id of an element of that page.
+  ``#fragment``, if any, is the id of an element of that page;
+* every display equation fits its box in a 1280 px window: neither the
+  ``mjx-container[display="true"]`` of MathJax's CHTML output nor the element
+  holding it is wider inside (``scrollWidth``) than it is shown
+  (``clientWidth``), so no reader has to scroll sideways through a formula;
+* no number in the prose is printed in e-notation (``3.5e-29``): numbers are
+  formatted by ``hmmrisk.numbers``; code blocks and the outputs of code cells
+  are exempt.
 
 A full-page screenshot of each page goes to ``_build/screenshots/<page>.png``.
 ``make test`` installs ``chromium`` with apt-get when it is missing; the
@@ -41,7 +48,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
 # pages Sphinx writes besides the chapters
-GENERATED = ["index.html", "genindex.html", "search.html", "prf-prf.html"]
+GENERATED = ["index.html", "genindex.html", "search.html"]
 
 
 def _toc_pages() -> list[str]:
@@ -172,11 +179,26 @@ async () => {
   // text outside code, scripts and typeset math
   const skip = "pre, code, script, style, textarea, mjx-container, .highlight";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  const texts = [];
+  const texts = [], prose = [];
   while (walker.nextNode()) {
     const node = walker.currentNode;
-    if (!node.parentElement.closest(skip)) { texts.push(node.nodeValue); }
+    if (!node.parentElement.closest(skip)) {
+      texts.push(node.nodeValue);
+      if (!node.parentElement.closest(".cell_output, .output")) { prose.push(node.nodeValue); }
+    }
   }
+  // display equations wider than their box (1 px of rounding allowed)
+  const tooWide = el => el && el.scrollWidth > el.clientWidth + 1;
+  const mathItems = mathjax ? Array.from(window.MathJax.startup.document.math) : [];
+  const overflowing = [...document.querySelectorAll('mjx-container[display="true"]')]
+      .filter(el => tooWide(el) || tooWide(el.parentElement))
+      .map(el => {
+        const item = mathItems.find(m => m.typesetRoot === el);
+        const width = Math.max(el.scrollWidth, el.parentElement.scrollWidth);
+        const box = Math.min(el.clientWidth, el.parentElement.clientWidth);
+        return `${width} px of math in a ${box} px box: ` +
+               (item ? item.math : el.textContent).replace(/\s+/g, " ").trim().slice(0, 100);
+      });
   return {
     mathjax: !!mathjax,
     mathElements: document.querySelectorAll(".math").length,
@@ -192,11 +214,15 @@ async () => {
         src: img.currentSrc || img.src, ok: img.complete && img.naturalWidth > 0})),
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
     text: texts.join(" "),
+    prose: prose.join(" "),
+    overflowing: overflowing,
   };
 }
 """
 REFRESH = re.compile(r'<meta[^>]*http-equiv="refresh"[^>]*url=([^"\s]+)"', re.I)
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\s][^$]{0,200}?\$")
+# a number in e-notation: 3.5e-29, 0.0e+00, 1.91e+04, 2E5
+E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
 
 
 def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[str]:
@@ -233,6 +259,10 @@ def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[s
     problems += [f"undefined TeX macro: {t}" for t in info["undefinedMacros"]]
     problems += [f"raw TeX in the text: {m.group(0)[:80]!r}"
                  for m in RAW_TEX.finditer(info["text"])]
+    problems += [f"display equation wider than its box at 1280 px: {t}" for t in info["overflowing"]]
+    problems += [f"number in e-notation in the text: {m.group(0)!r} "
+                 f"(...{info['prose'][max(m.start() - 40, 0):m.end() + 20]}...)"
+                 for m in E_NOTATION.finditer(info["prose"])]
     problems += [f"image not loaded: {img['src']}" for img in info["images"] if not img["ok"]]
     problems += errors
     problems += [f"broken link: {b}" for b in _broken_links(info["links"], site)]

@@ -1,4 +1,4 @@
-"""The Transformer experiment of Figure 3 (chapter {ref}`ch-transformer`); needs torch.
+"""The Transformer experiment of Figure 3 (chapter :ref:`ch-transformer`); needs torch.
 
 Imported on demand (``import hmmrisk.transformer as tf``); ``import hmmrisk``
 does not load it or torch. One module per idea:

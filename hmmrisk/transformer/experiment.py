@@ -1,6 +1,6 @@
-"""The Figure 3 experiments, end to end (chapter {ref}`ch-transformer`).
+"""The Figure 3 experiments, end to end (chapter :ref:`ch-transformer`).
 
-The Transformer experiment ({numref}`fig-transformer`, :func:`run`):
+The Transformer experiment (:numref:`fig-transformer`, :func:`run`):
 
 1. A discrete HMM (:func:`~hmmrisk.transformer.hmm.random_sparse_hmm`)
    generates every sequence.
@@ -18,7 +18,7 @@ The Transformer experiment ({numref}`fig-transformer`, :func:`run`):
    and the exact separability of the training sets is decided
    (:func:`~hmmrisk.transformer.separability.is_separable`).
 
-The theory panel ({numref}`fig-transformer-theory`, :func:`run_synthetic`)
+The theory panel (:numref:`fig-transformer-theory`, :func:`run_synthetic`)
 puts synthetic features through step 4. :func:`summarize` reduces a run to the
 numbers the chapter quotes; :mod:`~hmmrisk.transformer.plots` draws them.
 """
@@ -77,7 +77,7 @@ def _data(pr: Protocol, seed: int) -> dict:
 
 
 class FrozenFeatures(NamedTuple):
-    """The frozen features of one seed and width (chapter {ref}`ch-transformer`).
+    """The frozen features of one seed and width (chapter :ref:`ch-transformer`).
 
     ``train``: ``(network, draw, n, p)``; ``test``: ``(network, m, p)``
     (networks in :data:`~hmmrisk.transformer.protocol.NETWORKS`); labels
@@ -103,7 +103,7 @@ def frozen_features(protocol: Protocol, seed: int, width: int) -> FrozenFeatures
     the noise family; the HMM comes from ``protocol.hmm_seed``. The same call
     gives the same numbers alone, in a loop or on a worker process. The
     learning rate is :meth:`Protocol.lr_at` ``(width)``. Chapter of origin:
-    {ref}`ch-transformer`.
+    :ref:`ch-transformer`.
     """
     pr = _check_protocol(protocol)
     seed = _seed(seed)
@@ -143,7 +143,7 @@ def family_features(protocol: Protocol, seed: int, feats: FrozenFeatures):
     and sd of all of the seed's head-training features and adds
     ``N(0, noise_sigma^2 I_p)`` noise, drawn afresh for every training and test
     row from the seed's noise stream (:func:`~hmmrisk.transformer.features.add_isotropic_noise`).
-    Chapter of origin: {ref}`ch-transformer`.
+    Chapter of origin: :ref:`ch-transformer`.
 
     Returns
     -------
@@ -180,7 +180,7 @@ def tail_share(features, k: int) -> float:
     standardised columns (:func:`~hmmrisk.transformer.features.standardise`).
     0 when ``p <= k``. With ``k = K - 1`` it measures how much of a
     representation lies outside the ``K - 1`` dimensions of an HMM's belief
-    state. Chapter of origin: {ref}`ch-transformer`.
+    state. Chapter of origin: :ref:`ch-transformer`.
 
     Parameters
     ----------
@@ -204,7 +204,7 @@ def reference_losses(protocol: Protocol, seed: int) -> dict:
     expectation; ``bias_only_test_ce``: the softmax head with no features (bias
     only, same ridge and solver) fitted on each training draw -- model size 0
     with the same ``n`` (shape ``(ridge, draw)``). Chapter of origin:
-    {ref}`ch-transformer`.
+    :ref:`ch-transformer`.
     """
     pr = _check_protocol(protocol)
     data = _data(pr, _seed(seed))
@@ -267,7 +267,7 @@ def run(protocol: Protocol, *, n_workers: int | None = None) -> TransformerResul
     ``n_workers > 1`` they run on that many fresh worker processes (``spawn``;
     widest first, to balance the load), each with ``protocol.n_threads``
     torch threads. The numbers do not depend on ``n_workers``. Chapter of
-    origin: {ref}`ch-transformer`.
+    origin: :ref:`ch-transformer`.
 
     Parameters
     ----------
@@ -324,12 +324,12 @@ def _first_width(widths, frac, level):
 
 
 def summarize(result: TransformerResult, *, ridge_index: int = 0) -> Summary:
-    """The numbers Figure 3's chapter quotes ({numref}`fig-transformer`), per family.
+    """The numbers Figure 3's chapter quotes (:numref:`fig-transformer`), per family.
 
     Per seed a quantity is first averaged over the training sets; ``mean`` is
     the average of the per-seed values, ``lo``/``hi`` their range over seeds.
     ``sep_width`` is the first width at which at least half of the tested
-    training sets are exactly separable. Chapter of origin: {ref}`ch-transformer`.
+    training sets are exactly separable. Chapter of origin: :ref:`ch-transformer`.
     """
     if not isinstance(result, TransformerResult):
         raise ValueError(f"result must be a TransformerResult, got {type(result).__name__}")
@@ -379,7 +379,7 @@ def ridge_path(protocol: Protocol, seed: int, width: int, ridges) -> RidgePath:
     Pre-trains the width-``p`` network of ``seed`` (:func:`frozen_features`)
     and fits the softmax head of every family on every training draw at each
     ridge (largest first, warm-started). Shown next to Figure 3
-    ({numref}`fig-transformer-ridge`). Chapter of origin: {ref}`ch-transformer`.
+    (:numref:`fig-transformer-ridge`). Chapter of origin: :ref:`ch-transformer`.
     """
     pr = _check_protocol(protocol)
     seed = _seed(seed)
@@ -406,7 +406,7 @@ def ridge_path(protocol: Protocol, seed: int, width: int, ridges) -> RidgePath:
 
 
 def run_synthetic(protocol: SyntheticProtocol) -> SyntheticResult:
-    """The theory panel: synthetic feature families through the same heads ({numref}`fig-transformer-theory`).
+    """The theory panel: synthetic feature families through the same heads (:numref:`fig-transformer-theory`).
 
     For each ``n``: ``n_draws`` training sets and one test set of HMM
     contexts and next tokens (the HMM of ``protocol.protocol``); features of
@@ -415,7 +415,7 @@ def run_synthetic(protocol: SyntheticProtocol) -> SyntheticResult:
     (ridge ``protocol.ridge``) and the minimum-norm squared-loss head; per
     training set the exact separability threshold ``p_sep``
     (:func:`~hmmrisk.transformer.separability.separability_threshold`).
-    Chapter of origin: {ref}`ch-transformer`.
+    Chapter of origin: :ref:`ch-transformer`.
     """
     if not isinstance(protocol, SyntheticProtocol):
         raise ValueError(f"protocol must be a SyntheticProtocol, got {type(protocol).__name__}")

@@ -1,4 +1,4 @@
-"""Feature families scored by the heads of Figure 3 besides the Transformer's own (chapter {ref}`ch-transformer`).
+"""Feature families scored by the heads of Figure 3 besides the Transformer's own (chapter :ref:`ch-transformer`).
 
 * :func:`add_isotropic_noise`: pre-trained features, standardised, plus the
   paper's isotropic representation noise ``u ~ N(0, sigma_u^2 I_p)`` — the
@@ -30,7 +30,7 @@ def standardise(features, reference=None):
     """``(x - mean) / sd`` column by column, with mean and sd of ``reference`` (default: ``features``).
 
     A constant column of ``reference`` is only centred. Chapter of origin:
-    {ref}`ch-transformer`.
+    :ref:`ch-transformer`.
 
     Parameters
     ----------
@@ -58,7 +58,7 @@ def add_isotropic_noise(features, sigma: float, *, reference=None, rng=None) -> 
     ``x' = standardise(x) + sigma * u``, ``u ~ N(0, I_p)`` independently for
     every row: the paper's representation noise added to a pre-trained
     Transformer's features, the "pre-trained + noise" family of Figure 3
-    ({numref}`fig-transformer`). Chapter of origin: {ref}`ch-transformer`.
+    (:numref:`fig-transformer`). Chapter of origin: :ref:`ch-transformer`.
 
     Parameters
     ----------
@@ -82,8 +82,8 @@ def add_isotropic_noise(features, sigma: float, *, reference=None, rng=None) -> 
 def isotropic_features(n_rows: int, width: int, *, rng=None) -> np.ndarray:
     """``n_rows`` independent rows ``x ~ N(0, I_p)``, ``p = width`` (nested in ``width``).
 
-    Chapter of origin: {ref}`ch-transformer` (the theory panel,
-    {numref}`fig-transformer-theory`).
+    Chapter of origin: :ref:`ch-transformer` (the theory panel,
+    :numref:`fig-transformer-theory`).
     """
     n = _v.integer("n_rows", n_rows)
     p = _v.integer("width", width)
@@ -98,7 +98,7 @@ def latent_features(latent, width: int, sigma: float, *, rng=None) -> np.ndarray
     ``u ~ N(0, I_p)`` independently for every row of ``latent``. With a
     standardised ``z`` each coordinate of ``W z`` has variance about 1, the
     same as the noise at ``sigma = 1``. Chapter of origin:
-    {ref}`ch-transformer` (the theory panel, {numref}`fig-transformer-theory`).
+    :ref:`ch-transformer` (the theory panel, :numref:`fig-transformer-theory`).
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """The heads of Figure 3: a batched softmax-head solver and the minimum-norm squared-loss head.
 
-Chapter of origin: {ref}`ch-transformer` (Figure 3, {numref}`fig-transformer`).
+Chapter of origin: :ref:`ch-transformer` (Figure 3, :numref:`fig-transformer`).
 Both heads see a frozen feature matrix through :func:`head_design`
 (standardise with training statistics, append a bias column, rotate to the
 training row space). :func:`fit_softmax_head` minimises ridge-penalised
@@ -49,7 +49,7 @@ def head_design(train, test, *, rcond: float = 1e-10):
     below ``rcond * s_max`` dropped, ``r`` kept) the head's coordinates are
     ``F = U S = X_a V`` and ``F' = X'_a V``.
 
-    Why this is exact: both heads of Figure 3 ({numref}`fig-transformer`)
+    Why this is exact: both heads of Figure 3 (:numref:`fig-transformer`)
     penalise (or minimise) the Frobenius norm of the full weight matrix
     ``W_a`` (weights and bias together) and see the training data only through
     ``X_a W_a``. The part of ``W_a`` orthogonal to the row space of ``X_a``
@@ -165,7 +165,7 @@ def softmax_objective(features, labels, weights, ridge: float, *, n_classes: int
     ``grad L = F^T (softmax(F Z) - onehot(y)) / n + ridge * Z``,
     with ``f_i`` the rows of ``F`` (bias column included, see
     :func:`head_design`). Minimised by :func:`fit_softmax_head` for Figure 3
-    ({numref}`fig-transformer`).
+    (:numref:`fig-transformer`).
 
     Parameters
     ----------
@@ -283,7 +283,7 @@ def fit_softmax_head(features, labels, n_classes: int, *, ridge: float = 1e-6,
     minimiser is unique and Newton converges to it quadratically; a problem
     stops once its largest gradient entry is ``<= gtol``. The ``B`` problems are
     independent and advance together. Used for Figure 3
-    ({numref}`fig-transformer`).
+    (:numref:`fig-transformer`).
 
     Why a ridge at all: without one the objective has no finite minimiser as
     soon as some class can be separated from the rest (its logits can grow
@@ -396,7 +396,7 @@ def softmax_metrics(features, labels, weights, *, n_classes: int | None = None):
 
     ``CE = -(1/m) sum_i log softmax(f_i Z)_{y_i}``; accuracy
     ``= (1/m) #{i : argmax_v (f_i Z)_v = y_i}``. Test CE is the y-axis of
-    Figure 3 ({numref}`fig-transformer`).
+    Figure 3 (:numref:`fig-transformer`).
 
     Returns
     -------
@@ -425,7 +425,7 @@ def min_norm_squared_head(features, labels, n_classes: int, *, rcond: float = 1e
     While ``F`` has full column rank this is ordinary least squares; once its
     rank reaches ``n`` it interpolates the training targets with the smallest
     ``||Z||_F``: the estimator of the theory chapters, here on Transformer
-    features. Companion head of Figure 3 ({numref}`fig-transformer`).
+    features. Companion head of Figure 3 (:numref:`fig-transformer`).
 
     Returns
     -------
@@ -445,7 +445,7 @@ def squared_loss(features, labels, weights, *, n_classes: int | None = None):
 
     ``(1/m) sum_i || onehot(y_i) - f_i Z ||^2`` (summed over the ``V``
     classes). Reported for the minimum-norm head next to Figure 3
-    ({numref}`fig-transformer`).
+    (:numref:`fig-transformer`).
 
     Returns
     -------
@@ -463,7 +463,7 @@ class HeadScores(NamedTuple):
     """Both heads on a batch of ``B`` problems: what :func:`fit_heads` returns.
 
     Softmax-head fields have axes ``(ridge, problem)``; squared-loss and design
-    fields have axes ``(problem,)``. Chapter of origin: {ref}`ch-transformer`.
+    fields have axes ``(problem,)``. Chapter of origin: :ref:`ch-transformer`.
 
     Attributes
     ----------
@@ -518,7 +518,7 @@ def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
     (largest first, each warm-started from the previous one), the
     minimum-norm squared-loss head and, if ``separability``, the exact
     separability test of the training set on the same design. Chapter of
-    origin: {ref}`ch-transformer`.
+    origin: :ref:`ch-transformer`.
 
     Parameters
     ----------

@@ -1,7 +1,7 @@
-"""A discrete hidden Markov model: the data source of Figure 3 (chapter {ref}`ch-transformer`).
+"""A discrete hidden Markov model: the data source of Figure 3 (chapter :ref:`ch-transformer`).
 
 The chapter on head tuning with a small Transformer (Figure 3,
-{numref}`fig-transformer`) pre-trains the Transformer on token sequences drawn
+:numref:`fig-transformer`) pre-trains the Transformer on token sequences drawn
 from a discrete HMM and tunes a head on its frozen features. This module is the
 only home of that HMM:
 
@@ -151,7 +151,7 @@ def random_sparse_hmm(n_states: int = 8, n_tokens: int = 16, *, n_successors: in
       :func:`stationary_distribution`, so every position has the same marginal
       token law.
 
-    Used by Figure 3 ({numref}`fig-transformer`).
+    Used by Figure 3 (:numref:`fig-transformer`).
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def sample(hmm: DiscreteHMM, n_sequences: int, length: int, *, rng=None,
     """Draw ``n_sequences`` independent token sequences of ``length`` tokens.
 
     ``s_1 ~ pi``, ``s_{t+1} | s_t ~ A[s_t, :]``, ``x_t | s_t ~ E[s_t, :]``.
-    Used to pre-train and to tune the heads of Figure 3 ({numref}`fig-transformer`).
+    Used to pre-train and to tune the heads of Figure 3 (:numref:`fig-transformer`).
 
     Parameters
     ----------
@@ -277,7 +277,7 @@ def forward_filter(hmm: DiscreteHMM, tokens) -> np.ndarray:
 
     ``P(x_t = v | x_1, ..., x_{t-1}) = sum_k alpha_t(k) E[k, v]``.
 
-    Used for the Bayes reference line of Figure 3 ({numref}`fig-transformer`).
+    Used for the Bayes reference line of Figure 3 (:numref:`fig-transformer`).
 
     Parameters
     ----------
@@ -314,7 +314,7 @@ def bayes_loss(hmm: DiscreteHMM, tokens, *, positions="all") -> float:
     predictive law of :func:`forward_filter`. No predictor of ``x_t`` from
     ``x_{<t}`` has a lower expected cross-entropy.
 
-    Used for the Bayes reference line of Figure 3 ({numref}`fig-transformer`).
+    Used for the Bayes reference line of Figure 3 (:numref:`fig-transformer`).
 
     Parameters
     ----------
@@ -348,7 +348,7 @@ def marginal_distribution(hmm: DiscreteHMM, position: int = 1) -> np.ndarray:
 
     For the stationary initial law of :func:`random_sparse_hmm` it is ``pi E`` at
     every position. It is the best predictor that ignores the context ("model
-    size 0" in Figure 3, {numref}`fig-transformer`).
+    size 0" in Figure 3, :numref:`fig-transformer`).
 
     Returns
     -------
@@ -370,7 +370,7 @@ def marginal_loss(hmm: DiscreteHMM, tokens=None, *, position: int | None = None)
     ``-mean_i log q(x_{i,T})`` of the last token of each sequence, with ``q`` the
     marginal law at ``position`` (default ``T``).
 
-    Used for the marginal reference line of Figure 3 ({numref}`fig-transformer`).
+    Used for the marginal reference line of Figure 3 (:numref:`fig-transformer`).
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """A small causal Transformer whose width is the "model size" of Figure 3.
 
-Figure 3 ({numref}`fig-transformer`) pre-trains, for each width ``p``, a
+Figure 3 (:numref:`fig-transformer`) pre-trains, for each width ``p``, a
 one-layer decoder-only Transformer on next-token prediction of HMM sequences,
 freezes it, and tunes a head on its last hidden state. This module holds the
 network (:class:`CausalTransformer`), its pre-training (:func:`pretrain`), its
@@ -120,7 +120,7 @@ class _Block(nn.Module):
 class CausalTransformer(nn.Module):
     """Decoder-only pre-LN Transformer of width ``p`` (the model size of Figure 3).
 
-    Used by Figure 3 ({numref}`fig-transformer`); the architecture is stated in
+    Used by Figure 3 (:numref:`fig-transformer`); the architecture is stated in
     the module docstring.
 
     Parameters
@@ -246,7 +246,7 @@ def pretrain(model: CausalTransformer, pool, *, steps: int = 200, batch_size: in
     ``pool`` (cycling if the pool is shorter), so every model trained on the
     same pool sees the same batches in the same order, and training is
     deterministic given the initialisation. Used for Figure 3
-    ({numref}`fig-transformer`).
+    (:numref:`fig-transformer`).
 
     Parameters
     ----------
@@ -313,7 +313,7 @@ def lm_loss(model: CausalTransformer, tokens, *, batch_size: int = 1000,
 
     ``-(1 / (N T)) sum_i sum_t log softmax(f(x_{i,1..t}))[x_{i,t+1}]``; compare
     with :func:`hmmrisk.transformer.hmm.bayes_loss` (``positions="all"``), its
-    lower bound. Shown per width next to Figure 3 ({numref}`fig-transformer`).
+    lower bound. Shown per width next to Figure 3 (:numref:`fig-transformer`).
     """
     model = _check_model(model)
     data = _check_sequences("tokens", tokens, model, extra=1)
@@ -334,7 +334,7 @@ def extract_features(model: CausalTransformer, tokens, *, batch_size: int = 1000
 
     For each sequence ``x_1..x_T`` (shape ``(N, T)``, ``T <= context``) returns
     ``z_T``, shape ``(N, p)``; a head tuned on it predicts ``x_{T+1}``
-    (Figure 3, {numref}`fig-transformer`). The forward pass runs on a float64
+    (Figure 3, :numref:`fig-transformer`). The forward pass runs on a float64
     copy of the network (the model itself is not changed): LayerNorm makes
     ``z_T`` lie in a ``(p - 1)``-dimensional affine subspace, and in float32
     that exact null direction would come back as rounding noise ~1e-7 that a

@@ -1,4 +1,4 @@
-"""The figures of the Transformer chapter (chapter {ref}`ch-transformer`).
+"""The figures of the Transformer chapter (chapter :ref:`ch-transformer`).
 
 Drawing only: every number comes from a typed result of
 :mod:`~hmmrisk.transformer.experiment`. All figures are drawn inside
@@ -65,7 +65,7 @@ def _check(result, cls, name):
 
 
 def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
-    """Figure 3 ({numref}`fig-transformer`): four panels against model size, three feature families.
+    """Figure 3 (:numref:`fig-transformer`): four panels against model size, three feature families.
 
     (a) Test cross-entropy of the softmax head against ``p / n`` (log-log),
     mean over seeds with the range over seeds as error bars; the marginal
@@ -77,7 +77,7 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
     ``K - 1`` principal components, against ``p`` (log-log; not drawn where it
     is 0 up to rounding, as for ``p <= K - 1``). (d) Fraction of
     training sets that are exactly linearly separable. Chapter of origin:
-    {ref}`ch-transformer`.
+    :ref:`ch-transformer`.
 
     Returns
     -------
@@ -131,14 +131,14 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
 
 
 def plot_theory(result: SyntheticResult):
-    """The theory panel ({numref}`fig-transformer-theory`): synthetic features, same heads.
+    """The theory panel (:numref:`fig-transformer-theory`): synthetic features, same heads.
 
     One row per synthetic family. Left: test cross-entropy of the softmax head
     against ``p / p_sep`` (``p_sep`` the median exact separability threshold
     of that ``n``), one curve per ``n`` (mean over training sets). Right: the
     minimum-norm squared-loss head against ``p / n``. Log-log axes; the
     marginal predictor dash-dotted; the vertical line at 1. Chapter of origin:
-    {ref}`ch-transformer`.
+    :ref:`ch-transformer`.
 
     Returns
     -------
@@ -185,7 +185,7 @@ def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
     range over seeds) and of the untrained network, with the Bayes filter and
     the marginal entropy. Right: the pre-training loss per step (10-step
     running mean) of each width for one seed. Companion of Figure 3
-    ({numref}`fig-transformer-pretraining`). Chapter of origin: {ref}`ch-transformer`.
+    (:numref:`fig-transformer-pretraining`). Chapter of origin: :ref:`ch-transformer`.
 
     Returns
     -------
@@ -231,8 +231,8 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
 
     Mean over the training draws with their range as error bars, for every
     family; the marginal predictor and the ridge of the headline fit, if
-    given. Companion of Figure 3 ({numref}`fig-transformer-ridge`). Chapter of
-    origin: {ref}`ch-transformer`.
+    given. Companion of Figure 3 (:numref:`fig-transformer-ridge`). Chapter of
+    origin: :ref:`ch-transformer`.
 
     Returns
     -------

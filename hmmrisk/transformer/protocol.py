@@ -1,8 +1,8 @@
-"""The protocols of Figure 3 (chapter {ref}`ch-transformer`): every setting, the seeds included.
+"""The protocols of Figure 3 (chapter :ref:`ch-transformer`): every setting, the seeds included.
 
-:class:`Protocol` fixes the Transformer experiment ({numref}`fig-transformer`),
+:class:`Protocol` fixes the Transformer experiment (:numref:`fig-transformer`),
 :class:`SyntheticProtocol` the theory panel on synthetic features
-({numref}`fig-transformer-theory`). Both were fixed before any result was
+(:numref:`fig-transformer-theory`). Both were fixed before any result was
 seen; the seeds are a field of the protocol and written nowhere else.
 """
 
@@ -20,9 +20,9 @@ __all__ = ["FAMILIES", "NETWORKS", "SYNTHETIC_FAMILIES", "Protocol", "SyntheticP
 
 #: The frozen networks whose features are extracted (pre-training happens once per width and seed).
 NETWORKS = ("pretrained", "untrained")
-#: The feature families scored by the same heads ({numref}`fig-transformer`).
+#: The feature families scored by the same heads (:numref:`fig-transformer`).
 FAMILIES = ("pretrained", "pretrained+noise", "untrained")
-#: The synthetic feature families of the theory panel ({numref}`fig-transformer-theory`).
+#: The synthetic feature families of the theory panel (:numref:`fig-transformer-theory`).
 SYNTHETIC_FAMILIES = ("isotropic", "latent")
 
 
@@ -45,9 +45,9 @@ def _seeds(value):
 
 @dataclass(frozen=True)
 class Protocol:
-    """All the settings of Figure 3 ({numref}`fig-transformer`), with the book's values as defaults.
+    """All the settings of Figure 3 (:numref:`fig-transformer`), with the book's values as defaults.
 
-    Chapter of origin: {ref}`ch-transformer`.
+    Chapter of origin: :ref:`ch-transformer`.
 
     HMM: ``n_states`` hidden states, ``n_tokens`` tokens, ``n_successors``
     successors and ``n_emissions`` emitted tokens per state, built from
@@ -145,9 +145,9 @@ class Protocol:
 
 @dataclass(frozen=True)
 class SyntheticProtocol:
-    """The theory panel of Figure 3 ({numref}`fig-transformer-theory`): synthetic features, same heads.
+    """The theory panel of Figure 3 (:numref:`fig-transformer-theory`): synthetic features, same heads.
 
-    Chapter of origin: {ref}`ch-transformer`.
+    Chapter of origin: :ref:`ch-transformer`.
 
     Labels and contexts come from the HMM of ``protocol`` (the next token after
     ``protocol.length`` tokens). For each ``n`` in ``ns`` the widths are

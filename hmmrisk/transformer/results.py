@@ -1,4 +1,4 @@
-"""Typed results of the Figure 3 experiments (chapter {ref}`ch-transformer`).
+"""Typed results of the Figure 3 experiments (chapter :ref:`ch-transformer`).
 
 Every array field names its axes in the class's ``AXES`` mapping (and in its
 docstring), so ``result.test_ce`` comes with ``result.AXES["test_ce"] ==
@@ -29,9 +29,9 @@ _SQ = ("seed", "family", "width", "draw")
 
 @dataclass(frozen=True, eq=False)
 class TransformerResult:
-    """Everything :func:`~hmmrisk.transformer.experiment.run` measured (Figure 3, {numref}`fig-transformer`).
+    """Everything :func:`~hmmrisk.transformer.experiment.run` measured (Figure 3, :numref:`fig-transformer`).
 
-    Chapter of origin: {ref}`ch-transformer`. Axes of each array are listed in
+    Chapter of origin: :ref:`ch-transformer`. Axes of each array are listed in
     :attr:`AXES`: ``seed`` (``protocol.seeds``), ``family``
     (:data:`~hmmrisk.transformer.protocol.FAMILIES`), ``network``
     (:data:`~hmmrisk.transformer.protocol.NETWORKS`), ``ridge``
@@ -102,7 +102,7 @@ class TransformerResult:
 
 
 class FamilySummary(NamedTuple):
-    """One feature family of Figure 3 reduced to curves over width (chapter {ref}`ch-transformer`).
+    """One feature family of Figure 3 reduced to curves over width (chapter :ref:`ch-transformer`).
 
     A quantity is first averaged over the training sets of a seed; ``*_mean``
     is the mean of these per-seed values, ``*_lo``/``*_hi`` their minimum and
@@ -135,7 +135,7 @@ class FamilySummary(NamedTuple):
 
 @dataclass(frozen=True, eq=False)
 class Summary:
-    """Figure 3's headline numbers (chapter {ref}`ch-transformer`).
+    """Figure 3's headline numbers (chapter :ref:`ch-transformer`).
 
     ``families`` maps each name of
     :data:`~hmmrisk.transformer.protocol.FAMILIES` to its
@@ -167,7 +167,7 @@ class Summary:
 
 @dataclass(frozen=True, eq=False)
 class SyntheticResult:
-    """The theory panel's measurements ({numref}`fig-transformer-theory`, chapter {ref}`ch-transformer`).
+    """The theory panel's measurements (:numref:`fig-transformer-theory`, chapter :ref:`ch-transformer`).
 
     Axes in :attr:`AXES`: ``family``
     (:data:`~hmmrisk.transformer.protocol.SYNTHETIC_FAMILIES`), ``n``
@@ -203,7 +203,7 @@ class SyntheticResult:
 
 
 class RidgePath(NamedTuple):
-    """The softmax head of one width refitted along a path of ridges (chapter {ref}`ch-transformer`).
+    """The softmax head of one width refitted along a path of ridges (chapter :ref:`ch-transformer`).
 
     ``ridges`` sorted decreasing; arrays have axes ``(family, ridge, draw)``.
     """

@@ -1,4 +1,4 @@
-"""Exact linear separability of a K-class training set (chapter {ref}`ch-transformer`).
+"""Exact linear separability of a K-class training set (chapter :ref:`ch-transformer`).
 
 A training set ``(x_i, y_i)``, ``i = 1..n``, with labels in ``{0..K-1}`` is
 *linearly separable with bias* if some weights ``w_k`` and biases ``b_k`` put
@@ -101,7 +101,7 @@ def is_separable(features, labels, *, bias: bool = True, rcond: float = 1e-10):
     Decides feasibility of ``(w_k - w_{y_i}) . x_i + (b_k - b_{y_i}) <= -1``
     for all ``i`` and ``k != y_i`` by linear programming (HiGHS), after the
     exact reductions of the module docstring. Chapter of origin:
-    {ref}`ch-transformer`.
+    :ref:`ch-transformer`.
 
     Parameters
     ----------
@@ -134,7 +134,7 @@ def separability_threshold(features, labels, *, bias: bool = True, rcond: float 
     separability can only be gained as ``p`` grows, so bisection over
     ``p = 1..P`` finds the threshold ``p_sep`` exactly with about ``log2 P``
     linear programmes (:func:`is_separable`). Returns ``P + 1`` if even all
-    ``P`` columns do not separate. Chapter of origin: {ref}`ch-transformer`.
+    ``P`` columns do not separate. Chapter of origin: :ref:`ch-transformer`.
 
     Parameters
     ----------
@@ -168,7 +168,7 @@ def cover_probability(n: int, p: int) -> float:
     with bias (``p + 1`` parameters), each of the ``2^n`` labellings equally
     likely: ``P = 2^{1-n} sum_{k=0}^{p} binom(n-1, k)``; it is exactly 1/2 at
     ``n = 2 (p + 1)``. The check on :func:`is_separable`, and the reason
-    ``p_sep`` is a fraction of ``n``. Chapter of origin: {ref}`ch-transformer`.
+    ``p_sep`` is a fraction of ``n``. Chapter of origin: :ref:`ch-transformer`.
     """
     from math import comb
 
