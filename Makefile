@@ -38,7 +38,7 @@ $(CHROMIUM):
 	@test -x $(CHROMIUM)
 
 # TeX Live and poppler from Debian for `make pdf` (installed with apt-get when
-# missing; with --no-install-recommends this is about 700 MB): latexmk and
+# missing; with --no-install-recommends about 350 MB installed): latexmk and
 # pdflatex, the LaTeX packages Sphinx's LaTeX uses (fncychap, tabulary,
 # capt-of, needspace, ... in texlive-latex-extra), the fonts of its default
 # font set (TeX Gyre Termes/Heros, txtt), and pdftotext/pdfimages for the check.

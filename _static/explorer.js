@@ -155,7 +155,7 @@
       const v = {};
       for (const k in scale) {
         v[k] = scale[k]($(k).value);
-        root.querySelector('output[for="' + k + '"]').textContent = k === "ridge" && v[k] === 0 ? "0 (least squares)" : fmt(v[k]);
+        root.querySelector('output[for="hx-' + k + '"]').textContent = k === "ridge" && v[k] === 0 ? "0 (least squares)" : fmt(v[k]);
       }
       const ps = grid(v.n, v.pmax), rs = ps.map(p => risk(v.n, p, v.d, v.noise, v.snr, v.ridge));
       const ex = rs.map(q => q.bias + q.variance), tot = rs.map(q => q.bias + q.variance + q.irreducible);
