@@ -6,7 +6,7 @@
   fence, ``:label:``, ``<div``, ``$$`` ...);
 * ``pdfimages -list`` counts at least as many images as the book has figures:
   the images of the HTML build's pages when ``_build/html`` exists, else the
-  image outputs of the notebooks the PDF build executed.
+  image outputs (glued or shown) of the notebooks the PDF build executed.
 
 Usage: ``python tools/check_pdf.py _build/latex/hmmrisk.pdf``
 """
@@ -98,13 +98,18 @@ def figures_expected(build: Path) -> tuple[int, str]:
             parser.feed(page.read_text(errors="replace"))
             srcs.update(parser.srcs)
         return len(srcs), f"distinct images on the HTML build's pages ({html})"
+    # myst-nb moves glued outputs (every figure of this book) out of the
+    # executed notebook into <name>.glue.json; count both kinds
     count = 0
     for nb_path in (build / "jupyter_execute").rglob("*.ipynb"):
         nb = json.loads(nb_path.read_text())
         count += sum("image/png" in out.get("data", {})
                      for cell in nb["cells"] if cell["cell_type"] == "code"
                      for out in cell.get("outputs", []))
-    return count, "image outputs of the executed notebooks"
+    for glue_path in (build / "jupyter_execute").rglob("*.glue.json"):
+        count += sum("image/png" in (out.get("data") or {})
+                     for out in json.loads(glue_path.read_text()).values())
+    return count, "image outputs of the executed notebooks (glued or not)"
 
 
 def main(pdf: str) -> int:
