@@ -3,7 +3,9 @@
 * ``pdftotext`` finds the title of every chapter of ``_toc.yml`` and every
   numbered statement of the paper (Lemma 1-2, Theorem 1-3, Definition 1-3);
 * no MyST or HTML source leaks into the text (``{prf:``, ``{glue:``, a code
-  fence, ``:label:``, ``<div``, ``$$`` ...);
+  fence, ``:label:``, ``<div``, ``$$``, untypeset TeX such as ``\\mathbb`` ...);
+* nothing is wider than the page: LaTeX's log (``hmmrisk.log`` next to the
+  PDF) reports no overfull box wider than ``OVERFULL_PT``;
 * ``pdfimages -list`` counts at least as many images as the book has figures:
   the images of the HTML build's pages when ``_build/html`` exists, else the
   image outputs (glued or shown) of the notebooks the PDF build executed.
@@ -24,10 +26,12 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+#: an overfull box wider than this (in pt) fails: something sticks out of the page
+OVERFULL_PT = 15.0
 STATEMENTS = ["Lemma 1", "Lemma 2", "Theorem 1", "Theorem 2", "Theorem 3",
               "Definition 1", "Definition 2", "Definition 3"]
 # MyST roles and directives, HTML, and TeX that was not typeset (math the
-# Markdown parser broke up); code cells hold none of these strings
+# Markdown parser broke up); code cells hold none of these outside comments
 LEAKS = ["{prf:", "{glue:", "{numref}", "{ref}", "{cite", "```", ":label:", "<div", "<script",
          "$$", "\\begin{", "(ch-", "\\operatorname", "\\mathbb", "\\frac", "\\sum", "\\top",
          "\\perp"]
@@ -127,10 +131,19 @@ def main(pdf: str) -> int:
     for s in STATEMENTS:
         if not re.search(rf"\b{s}\b(?!\d)", flat):
             problems.append(f"numbered statement not found: {s}")
+    lines = text.splitlines()
     for leak in LEAKS:
-        if leak in text:
-            at = text.index(leak)
-            problems.append(f"raw source in the text: {leak!r} near {text[max(0, at - 60):at + 60]!r}")
+        # a Python comment in a code cell may name a role (`{glue:text}`): not a leak
+        hits = [ln for ln in lines if leak in ln and not ln.lstrip().startswith("#")]
+        if hits:
+            problems.append(f"raw source in the text: {leak!r} in {hits[0][:160]!r}")
+    # equations and code wider than the text block: LaTeX's overfull boxes
+    log = pdf.with_suffix(".log")
+    if log.exists():
+        for width, where in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\) (.*)",
+                                       log.read_text(errors="replace")):
+            if float(width) > OVERFULL_PT:
+                problems.append(f"{width} pt wider than the page, {where} of {log.with_suffix('.tex')}")
     listing = subprocess.run(["pdfimages", "-list", str(pdf)], check=True,
                              capture_output=True, text=True).stdout.splitlines()
     images = [line for line in listing[2:] if line.split()[2:3] == ["image"]]
