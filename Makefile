@@ -5,6 +5,10 @@
 #               + every page of that build in headless Chromium
 # and the edit-test loop:
 #   make check  unit and property tests only, the slow few left out
+# and the PDF edition:
+#   make pdf    the whole book as one PDF, _build/latex/hmmrisk.pdf, checked by
+#               tools/check_pdf.py; `make book HMMRISK_PDF=<that file>` then
+#               puts it in the site and links it from every page
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -24,7 +28,7 @@ FIGURE_DATA := $(CURDIR)/_build/figure-data/nbmake
 # contention on such work (and the Transformer chapter runs its own workers).
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: book preview test check bench lock clean
+.PHONY: book preview test check bench lock clean pdf
 
 # The environment is the lock file: every transitive package at an exact
 # version, installed without resolution (--no-deps), then the book's own
@@ -59,6 +63,24 @@ $(CHROMIUM):
 	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		chromium >/dev/null
 	@test -x $(CHROMIUM)
+
+# TeX Live and poppler from Debian for `make pdf` (installed with apt-get when
+# missing; with --no-install-recommends about 350 MB installed): latexmk and
+# pdflatex, the LaTeX packages Sphinx's LaTeX uses (fncychap, tabulary,
+# capt-of, needspace, ... in texlive-latex-extra), the fonts of its default
+# font set (TeX Gyre Termes/Heros, txtt), and pdftotext/pdfimages for the check.
+TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra \
+	texlive-fonts-recommended tex-gyre poppler-utils
+LATEXMK ?= /usr/bin/latexmk
+PDFTOTEXT ?= /usr/bin/pdftotext
+PDF := _build/latex/hmmrisk.pdf
+
+$(LATEXMK) $(PDFTOTEXT):
+	@echo "Installing TeX Live and poppler for the PDF (apt-get)..."
+	@$(SUDO) apt-get update -qq >/dev/null
+	@$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $(TEX_PACKAGES) >/dev/null
+	@test -x $(LATEXMK) && test -x $(PDFTOTEXT)
 
 book: $(STAMP)
 	rm -rf _build
@@ -104,6 +126,15 @@ test: $(STAMP) $(CHROMIUM)
 MARK ?= unit and not slow
 check: $(STAMP)
 	$(BIN)/python -m pytest tests -m "$(MARK)" -q --durations=5
+
+# The LaTeX builder executes every notebook again (it keeps no HTML build's
+# outputs); _build/html, if there, is left alone and its pages give the
+# figure count the check compares with.
+pdf: $(STAMP) $(LATEXMK) $(PDFTOTEXT)
+	rm -rf _build/latex
+	$(BIN)/jupyter-book build . --builder pdflatex $(JB_FLAGS)
+	$(BIN)/python tools/check_pdf.py $(PDF)
+	@echo "PDF built and checked: $(CURDIR)/$(PDF)"
 
 bench: $(STAMP)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python bench/bench_risk.py
