@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as check
+from .._resources import MAX_SIGNAL
 from ..population import Population
 from . import _kernel as kernel
 from ._results import Prediction, Predictions
@@ -275,6 +276,13 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
     ``b1 = (s1 - 1)(1 - sigma^2) / s1^2`` on each top eigenvector and none on
     the unit block, and ``tr Sigma_r = (1 - sigma^2)(d - r + r / s1) + d sigma^2``.
 
+    The domain is that of :func:`hmmrisk.make_model`: ``rho max(p, d)/d <= 1e300``
+    (``hmmrisk._resources.MAX_SIGNAL``) and a finite ``tr Sigma_x = p + r (s1 - 1)``;
+    beyond it ``ValueError`` names ``snr`` (and ``p``).  Every function built on
+    this spectrum (:func:`definition3`, :func:`kappa_orthogonal`,
+    :func:`~hmmrisk.theory.ridge_orthogonal`, :func:`~hmmrisk.theory.optimal_ridge`)
+    is accurate over the whole domain (scaled forms, see ``_kernel.py``).
+
     Returns
     -------
     (s1, r, b1, tr_sigma_r) : arrays shaped like ``p``
@@ -283,8 +291,20 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
     d = check.integer("d", d)
     noise, rho = check.noise(noise), check.snr(snr)
     r = np.minimum(p, d)
-    s1 = 1.0 + rho * np.maximum(p, d) / d
-    b1 = (s1 - 1.0) * (1.0 - noise) / s1**2
+    with np.errstate(over="ignore"):                   # refused just below
+        signal = rho * (np.maximum(p, d) / d)
+    if not np.all(signal <= MAX_SIGNAL):
+        raise ValueError(f"snr must satisfy snr * max(p, d) / d <= {MAX_SIGNAL:.0e} (the "
+                         f"eigenvalues of Sigma_x must be finite), got snr = {rho!r} with "
+                         f"p = {np.max(p):g}, d = {d}")
+    with np.errstate(over="ignore"):
+        trace = p + r * signal                          # tr Sigma_x
+    if not np.all(np.isfinite(trace)):
+        i = np.argmax(~np.isfinite(trace))
+        raise ValueError(f"p and snr must keep tr Sigma_x = p + min(p, d) snr max(p, d)/d finite, "
+                         f"got p = {np.ravel(p)[i]:g}, snr = {rho!r}, d = {d}")
+    s1 = 1.0 + signal
+    b1 = (signal / s1) * (1.0 - noise) / s1          # (s1 - 1)(1 - sigma^2)/s1^2, no square
     tr = (1.0 - noise) * (d - r + r / s1) + d * noise
     return s1, r, b1, tr
 
@@ -389,8 +409,21 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
     g, s = np.broadcast_arrays(g, s)
     g, s = np.atleast_1d(g).astype(float), np.atleast_1d(s).astype(float)
     frac_r = np.minimum(1.0, 1.0 / s)                  # r/d
-    s1 = 1.0 + rho * np.maximum(1.0, 1.0 / s)
-    b1 = (s1 - 1.0) * (1.0 - noise) / s1**2
+    with np.errstate(over="ignore"):                   # refused just below
+        signal = rho * np.maximum(1.0, 1.0 / s)
+    if not np.all(signal <= MAX_SIGNAL):
+        raise ValueError(f"snr must satisfy snr * max(1, 1/psi) <= {MAX_SIGNAL:.0e} (the "
+                         f"eigenvalues of Sigma_x must be finite), got snr = {rho!r} with "
+                         f"psi = {np.min(s):g}")
+    with np.errstate(over="ignore"):
+        trace = g + g * np.minimum(1.0, s) * signal      # tr Sigma_x / n
+    if not np.all(np.isfinite(trace)):
+        i = np.argmax(~np.isfinite(trace))
+        raise ValueError(f"gamma, psi and snr must keep tr Sigma_x / n = gamma (1 + min(1, psi) "
+                         f"snr max(1, 1/psi)) finite, got gamma = {g.ravel()[i]:g}, "
+                         f"psi = {s.ravel()[i]:g}, snr = {rho!r}")
+    s1 = 1.0 + signal
+    b1 = (signal / s1) * (1.0 - noise) / s1
     tr = (1.0 - noise) * (1.0 - frac_r + frac_r / s1) + noise      # tr Sigma_r / d
     bias = np.zeros_like(g)
     variance = np.empty_like(g)
@@ -444,6 +477,16 @@ def large_p_tau(n, d, snr):
     n = check.integer("n", n, minimum=2)
     d = check.integer("d", d)
     rho = check.real_array("snr", snr, low=0.0, low_open=True)
-    b = d * rho + d + n * rho
-    tau = 2.0 * n * rho / (b + np.sqrt(b * b - 4.0 * d * n * rho * rho))
+    # Divided by b = d rho + n rho + d (weights a_d + a_n + a_1 = 1, each in [0, 1]);
+    # the discriminant b^2 - 4 d n rho^2 = rho^2 (n - d)^2 + 2 d rho (d + n) + d^2
+    # is a sum of squares and products without cancellation, and nothing overflows.
+    big = rho >= 1.0
+    with np.errstate(over="ignore", divide="ignore"):   # the branch np.where discards
+        w_d = np.where(big, float(d), d * rho)          # (d rho, n rho, d) / max(rho, 1)
+        w_n = np.where(big, float(n), n * rho)
+        w_1 = np.where(big, d / rho, float(d))
+    b = w_d + w_n + w_1
+    a_d, a_n, a_1 = w_d / b, w_n / b, w_1 / b
+    disc = (a_n - a_d) ** 2 + 2.0 * a_1 * (a_d + a_n) + a_1**2
+    tau = 2.0 * a_n / (1.0 + np.sqrt(disc))
     return float(tau) if np.ndim(snr) == 0 else tau
