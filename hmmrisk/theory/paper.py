@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as check
+from .._validate import NOISE, SNR, Integer, Options, Real, validate
 from .._resources import MAX_SIGNAL
 from ..population import Population
 from . import _kernel as kernel
@@ -29,6 +30,8 @@ def _scalar_or_array(x, was_scalar):
 # Theorem 1
 # ---------------------------------------------------------------------------
 
+@validate(n=Real(gt=1.0, array=True), p=Real(ge=1.0, array=True),
+          tr_sigma_r=Real(ge=0.0, array=True))
 def theorem1(tr_sigma_r, p, n, exact: bool = True):
     """Theorem 1 (:prf:ref:`thm-under`): the under-parameterised variance.
 
@@ -70,9 +73,7 @@ def theorem1(tr_sigma_r, p, n, exact: bool = True):
     1.0
     """
     scalar = np.ndim(p) == 0 and np.ndim(tr_sigma_r) == 0 and np.ndim(n) == 0
-    nn = check.real_array("n", n, low=1.0, low_open=True)
-    p = check.real_array("p", p, low=1.0)
-    tr = check.real_array("tr_sigma_r", tr_sigma_r, low=0.0)
+    nn, tr = n, tr_sigma_r
     try:
         p, tr, nn = np.broadcast_arrays(p, tr, nn)
     except ValueError:
@@ -188,6 +189,7 @@ def definition2(eigvals, signal, n, tr_sigma_r, n_unit=0):
 # The theory for a Population: Theorem 1, threshold, Definition 2
 # ---------------------------------------------------------------------------
 
+@validate(n=Integer(min=2))
 def predicted_risk(pop: Population, n: int) -> Prediction:
     """The theory's excess risk of the head on ``pop`` at sample size ``n``.
 
@@ -214,7 +216,6 @@ def predicted_risk(pop: Population, n: int) -> Prediction:
     """
     if not isinstance(pop, Population):
         raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
-    n = check.integer("n", n, minimum=2)
     return predicted_curve([pop], n)[0]
 
 
@@ -267,6 +268,7 @@ def predicted_curve(pops, n) -> Predictions:
 # Definition 3: the orthogonal embedding in closed form
 # ---------------------------------------------------------------------------
 
+@validate(p=Real(ge=1.0, array=True), d=Integer(), noise=NOISE, snr=SNR)
 def orthogonal_spectrum(p, d, noise, snr=1.0):
     """Population of the orthogonal embedding (Lemma 2, :prf:ref:`lem-well-specified`).
 
@@ -287,9 +289,7 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
     -------
     (s1, r, b1, tr_sigma_r) : arrays shaped like ``p``
     """
-    p = check.real_array("p", p, low=1.0)
-    d = check.integer("d", d)
-    noise, rho = check.noise(noise), check.snr(snr)
+    rho = snr
     r = np.minimum(p, d)
     with np.errstate(over="ignore"):                   # refused just below
         signal = rho * (np.maximum(p, d) / d)
@@ -309,6 +309,7 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
     return s1, r, b1, tr
 
 
+@validate(n=Integer(min=2), p=Real(ge=1.0, array=True), d=Integer(), snr=SNR)
 def kappa_orthogonal(n, p, d, snr=1.0):
     """Definition 1 (:prf:ref:`def-kappa`) for the orthogonal embedding, in closed form.
 
@@ -316,9 +317,7 @@ def kappa_orthogonal(n, p, d, snr=1.0):
     (``r = min(p, d)``, ``s1 = 1 + rho max(p, d)/d``), a quadratic with one
     positive root for ``p > n`` (Definition 3, :prf:ref:`def-hmm-risk`).
     """
-    n = check.integer("n", n, minimum=2)
     scalar = np.ndim(p) == 0
-    p = check.real_array("p", p, low=1.0)
     if np.any(p <= n):
         raise ValueError(f"kappa exists only for p > n = {n}; got p = {p[p <= n].ravel()[0]!r}")
     s1, r, _, _ = orthogonal_spectrum(p, d, 0.0, snr)
@@ -331,6 +330,8 @@ def _two_point_definition2(n, p, r, s1, b1, tr):
     return kernel.bias_variance(sp, kernel.kappa_two_point(sp.n, p, r, s1).ravel())
 
 
+@validate(under=Options(("exact", "asymptotic")), d=Integer(), p=Real(ge=1.0, array=True),
+          n=Real(gt=1.0, array=True), noise=NOISE, snr=SNR)
 def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
     """Definition 3 (:prf:ref:`def-hmm-risk`): the HMM risk curve, orthogonal embedding.
 
@@ -359,11 +360,9 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
     >>> pred.formula.tolist()
     ['theorem1-exact', 'definition2']
     """
-    check.choice("under", under, ("exact", "asymptotic"))
-    d = check.integer("d", d)
     scalar = np.ndim(p) == 0
-    p = np.atleast_1d(check.real_array("p", p, low=1.0)).astype(float)
-    nn = check.real_array("n", n, low=1.0, low_open=True)
+    p = np.atleast_1d(p).astype(float)
+    nn = n
     if nn.ndim > 1 or (nn.ndim == 1 and nn.shape != p.shape):
         raise ValueError(f"n must be a scalar or shaped like p {p.shape}, got shape {nn.shape}")
     nn = np.broadcast_to(nn, p.shape).astype(float)
@@ -386,6 +385,7 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
     return pred[0] if scalar else pred
 
 
+@validate(gamma=Real(gt=0.0, array=True), psi=Real(gt=0.0, array=True), noise=NOISE, snr=SNR)
 def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
     """Definition 3 (:prf:ref:`def-hmm-risk`) per output coordinate, in ``(gamma, psi)``.
 
@@ -403,10 +403,8 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
     ``gamma`` and ``psi`` broadcast against each other.  The finite-size
     Definition 3 with ``under="asymptotic"`` equals ``d`` times this exactly.
     """
-    g = check.real_array("gamma", gamma, low=0.0, low_open=True)
-    s = check.real_array("psi", psi, low=0.0, low_open=True)
-    noise, rho = check.noise(noise), check.snr(snr)
-    g, s = np.broadcast_arrays(g, s)
+    rho = snr
+    g, s = np.broadcast_arrays(gamma, psi)
     g, s = np.atleast_1d(g).astype(float), np.atleast_1d(s).astype(float)
     frac_r = np.minimum(1.0, 1.0 / s)                  # r/d
     with np.errstate(over="ignore"):                   # refused just below
@@ -449,6 +447,7 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
                        formula=formula.astype(str))
 
 
+@validate(n=Integer(min=2), d=Integer(), noise=NOISE, snr=SNR)
 def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
     """Limit of Definition 3 as ``p -> infinity`` at fixed ``n, d`` (Theorem 3, :prf:ref:`thm-double-descent`).
 
@@ -459,24 +458,21 @@ def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
         variance -> d sigma^2 q / (1 - q),
         tr Sigma_r -> d sigma^2.
     """
-    n = check.integer("n", n, minimum=2)
-    d = check.integer("d", d)
-    noise, rho = check.noise(noise), check.snr(snr)
+    rho = snr
     tau = large_p_tau(n, d, rho)
     q = d * tau**2 / n
     return Prediction(float(d * (1 - noise) * (1 - tau) ** 2 / (1 - q)),
                       float(d * noise * q / (1 - q)), float(d * noise), "definition2")
 
 
+@validate(n=Integer(min=2), d=Integer(), snr=Real(gt=0.0, array=True))
 def large_p_tau(n, d, snr):
     """``tau = lim s1/(s1 + kappa)`` as ``p -> infinity`` (Theorem 3, :prf:ref:`thm-double-descent`).
 
     The root in ``(0, 1)`` of ``d rho tau^2 - (d rho + d + n rho) tau + n rho = 0``,
     in the form without cancellation; ``snr`` may be an array.
     """
-    n = check.integer("n", n, minimum=2)
-    d = check.integer("d", d)
-    rho = check.real_array("snr", snr, low=0.0, low_open=True)
+    rho = snr
     # Divided by b = d rho + n rho + d (weights a_d + a_n + a_1 = 1, each in [0, 1]);
     # the discriminant b^2 - 4 d n rho^2 = rho^2 (n - d)^2 + 2 d rho (d + n) + d^2
     # is a sum of squares and products without cancellation, and nothing overflows.
