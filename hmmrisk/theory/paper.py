@@ -278,7 +278,7 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
     ``b1 = (s1 - 1)(1 - sigma^2) / s1^2`` on each top eigenvector and none on
     the unit block, and ``tr Sigma_r = (1 - sigma^2)(d - r + r / s1) + d sigma^2``.
 
-    The domain is that of :func:`hmmrisk.make_model`: ``rho max(p, d)/d <= 1e300``
+    The domain is that of :func:`hmmrisk.hmm.make_model`: ``rho max(p, d)/d <= 1e300``
     (``hmmrisk._resources.MAX_SIGNAL``) and a finite ``tr Sigma_x = p + r (s1 - 1)``;
     beyond it ``ValueError`` names ``snr`` (and ``p``).  Every function built on
     this spectrum (:func:`definition3`, :func:`kappa_orthogonal`,
