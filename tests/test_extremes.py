@@ -22,6 +22,8 @@ finite ``tr Sigma_x``; beyond it a ``ValueError`` names ``snr``.
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import json
 
@@ -88,7 +90,8 @@ def ref_ridge(n, p, d, noise, snr, lam):
     # 60 digits (n lam/kappa - n = -n delta/kappa, no absorption).
     g = lambda e: (r * s1 / (s1 + lam + e) + (p - r) / (1 + lam + e)   # noqa: E731
                    - n * e / (lam + e))
-    kappa = lam + _root(g, (r * s1 + p - r) / n * mpmath.mpf(10) ** -40 * lam / (1 + lam),
+    df0 = r * s1 / (s1 + lam) + (p - r) / (1 + lam)          # g(0) > 0
+    kappa = lam + _root(g, lam * min(1, df0 / n) * mpmath.mpf(10) ** -10,
                         (r * s1 + p - r) / n + 1)
     w1, w0 = r * s1 / (s1 + kappa) ** 2, (p - r) / (1 + kappa) ** 2
     one_minus_d2 = 1 - (w1 * s1 + w0) / n
@@ -270,3 +273,33 @@ def test_cli_huge_snr_is_definition2_and_right(snr, capsys):
     bias, variance = ref_definition3(100, 150, 50, 0.5, float(snr))
     assert result["source"] == "definition2"
     assert close(result["risk"], bias + variance, 1e-6), result
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(log_n=st.floats(0.5, 250), log_ratio=st.floats(-3, 40), log_snr=st.floats(-250, 250),
+       d=st.integers(1, 10**6), noise=st.floats(0, 1))
+def test_definition3_whole_domain(log_n, log_ratio, log_snr, d, noise):
+    """Anywhere in the documented domain: finite, the right formula, 1e-7 of the 60-digit reference."""
+    n, snr = 10.0**log_n, 10.0**log_snr
+    p = n * (1 + 10.0**log_ratio)
+    assume(p < 1e300 and snr * max(p, d) / d <= 1e300 and p + min(p, d) * snr * max(p, d) / d < 1e300)
+    pred = definition3(n, p, d, noise, snr)
+    assert pred.formula == "definition2" and np.isfinite(pred.risk), pred
+    bias, variance = ref_definition3(n, p, d, noise, snr)
+    assert close(pred.bias, bias, 1e-7) and close(pred.variance, variance, 1e-7), (pred, bias, variance)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(log_n=st.floats(0.5, 250), log_ratio=st.floats(-6, 40), log_snr=st.floats(-250, 250),
+       log_lam=st.floats(-300, 300), d=st.integers(1, 10**6), noise=st.floats(0, 1))
+def test_ridge_orthogonal_whole_domain(log_n, log_ratio, log_snr, log_lam, d, noise):
+    """Any p (below, at or above n) and lam in [1e-300, 1e300]: 1e-7 of the reference."""
+    n, snr, lam = 10.0**log_n, 10.0**log_snr, 10.0**log_lam
+    p = max(1.0, n * 10.0**log_ratio) if log_ratio < 0 else n * (1 + 10.0**log_ratio)
+    n = float(round(n)) if n < 1e15 else n
+    assume(n >= 2 and p < 1e300 and snr * max(p, d) / d <= 1e300
+           and p + min(p, d) * snr * max(p, d) / d < 1e300)
+    pred = ridge_orthogonal(n, p, d, noise, snr, ridge=lam)
+    assert np.isfinite(pred.risk), pred
+    bias, variance = ref_ridge(n, p, d, noise, snr, lam)
+    assert close(pred.bias, bias, 1e-7) and close(pred.variance, variance, 1e-7), (pred, bias, variance)
