@@ -159,3 +159,151 @@ def integer_array(name: str, value, minimum: int) -> np.ndarray:
         raise ValueError(f"{name} must hold integers >= {minimum}, "
                          f"got {arr[arr != np.floor(arr)].ravel()[0]!r}")
     return arr.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Constraints declared next to the signature (after scikit-learn's
+# ``sklearn/utils/_param_validation.py``): ``@validate(n=Integer(min=2), ...)``
+# ---------------------------------------------------------------------------
+
+class Constraint:
+    """A parameter constraint: :meth:`clean` checks and converts, :meth:`bad_values` lists failures.
+
+    ``bad_values`` feeds the generated bad-input test
+    (``tests/test_public_functions.py``), so a parameter declared here is tested
+    without a hand-written row.
+    """
+
+    def clean(self, name: str, value):
+        raise NotImplementedError
+
+    def bad_values(self) -> list:
+        return []
+
+
+class Integer(Constraint):
+    """An integer ``>= min`` (integral floats accepted; bools, NaN, inf, strings refused)."""
+
+    def __init__(self, min: int = 1):              # noqa: A002 (scikit-learn's spelling)
+        self.min = min
+
+    def clean(self, name, value):
+        return integer(name, value, minimum=self.min)
+
+    def bad_values(self):
+        return [self.min - 1, self.min - 2, self.min + 0.5, "3", math.nan, math.inf, None, True]
+
+    def __repr__(self):
+        return f"Integer(min={self.min})"
+
+
+class Real(Constraint):
+    """A finite real number in an interval; ``gt``/``ge``/``lt``/``le`` as in scikit-learn's ``Interval``."""
+
+    def __init__(self, *, gt=None, ge=None, lt=None, le=None, array: bool = False):
+        if gt is not None and ge is not None or lt is not None and le is not None:
+            raise ValueError("give one lower and one upper bound at most")
+        self.low = gt if gt is not None else ge
+        self.low_open = gt is not None
+        self.high = lt if lt is not None else le
+        self.high_open = lt is not None
+        self.array = array
+
+    def clean(self, name, value):
+        f = real_array if self.array else real
+        return f(name, value, low=self.low, high=self.high, low_open=self.low_open,
+                 high_open=self.high_open)
+
+    def bad_values(self):
+        bad = [math.nan, math.inf, "1", None]
+        if self.low is not None:
+            bad += [self.low if self.low_open else self.low - 0.5, self.low - 1.0]
+        if self.high is not None:
+            bad += [self.high if self.high_open else self.high + 0.5]
+        if self.array:
+            bad += [[1.0, math.nan]] if self.low is None or self.low <= 1.0 else []
+        else:
+            bad += [[0.5]]
+        return bad
+
+    def __repr__(self):
+        return (f"Real({'gt' if self.low_open else 'ge'}={self.low}, "
+                f"{'lt' if self.high_open else 'le'}={self.high}, array={self.array})")
+
+
+def Interval(low, high, closed: str = "both", array: bool = False) -> Real:  # noqa: N802
+    """``Real`` in ``[low, high]`` (``closed`` = ``"both"``, ``"left"``, ``"right"``, ``"neither"``)."""
+    left, right = closed in ("both", "left"), closed in ("both", "right")
+    return Real(ge=low if left else None, gt=None if left else low,
+                le=high if right else None, lt=None if right else high, array=array)
+
+
+class Options(Constraint):
+    """One of a fixed set of values."""
+
+    def __init__(self, options):
+        self.options = tuple(options)
+
+    def clean(self, name, value):
+        return choice(name, value, self.options)
+
+    def bad_values(self):
+        return ["not-an-option", None, 3, [self.options[0]]]
+
+    def __repr__(self):
+        return f"Options({self.options!r})"
+
+
+class _RNG(Constraint):
+    """``None``, a non-negative int seed or a ``numpy.random.Generator`` (SPEC 7)."""
+
+    def clean(self, name, value):
+        return rng(value, name)
+
+    def bad_values(self):
+        return [-1, 1.5, "a", [1]]
+
+    def __repr__(self):
+        return "RNG"
+
+
+RNG = _RNG()
+NOISE = Interval(0.0, 1.0)                  #: the HMM noise variance sigma^2
+SNR = Real(gt=0.0)                           #: the signal strength rho
+
+
+def validate(**constraints):
+    """Declare the constraints of a function's parameters; check them on every call.
+
+    Each keyword names a parameter and gives its :class:`Constraint`; the
+    wrapped function receives the cleaned values (ints, floats, arrays,
+    Generators) and raises the constraint's ``ValueError`` (naming the
+    parameter and the value) before its body runs.  The declaration is kept
+    on the function as ``__constraints__`` for the generated bad-input test.
+    """
+    import functools
+    import inspect
+
+    def decorate(func):
+        sig = inspect.signature(func)
+        unknown = set(constraints) - set(sig.parameters)
+        if unknown:
+            raise TypeError(f"{func.__qualname__} has no parameter(s) {sorted(unknown)}")
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            bound = sig.bind(*args, **kwargs)
+            for name, constraint in constraints.items():     # defaults are cleaned too
+                value = bound.arguments.get(name, sig.parameters[name].default)
+                bound.arguments[name] = constraint.clean(name, value)
+            return func(*bound.args, **bound.kwargs)
+
+        wrapper.__constraints__ = dict(constraints)
+        return wrapper
+
+    return decorate
+
+
+def constraints_of(func) -> dict:
+    """The constraints :func:`validate` declared for ``func`` (``{}`` if none)."""
+    return dict(getattr(func, "__constraints__", {}))

@@ -29,23 +29,24 @@ import numpy as np
 
 from . import _resources
 from . import _validate as check
+from ._validate import NOISE, RNG, SNR, Integer, Options, validate
 
 #: The encoders of :func:`make_model`: orthogonal (Definition 3) or Gaussian weights.
 EMBEDDINGS = ("orthogonal", "gaussian")
 
 
+@validate(d=Integer(), rng=RNG)
 def haar_orthogonal(d: int, rng=None) -> np.ndarray:
     """A ``d x d`` orthogonal matrix drawn from the Haar measure.
 
     QR of a standard Gaussian matrix, with the signs of ``R``'s diagonal
     moved into ``Q`` (Mezzadri 2007) so that the law is exactly Haar.
     """
-    d = check.integer("d", d)
-    rng = check.rng(rng)
     q, r = np.linalg.qr(rng.standard_normal((d, d)))
     return q * np.sign(np.diag(r))
 
 
+@validate(p=Integer(), d=Integer(), snr=SNR, embedding=Options(EMBEDDINGS), rng=RNG)
 def encoder_weights(p: int, d: int, snr: float = 1.0, embedding: str = "orthogonal",
                     rng=None) -> np.ndarray:
     """The encoder's ``p x d`` weight matrix ``W`` (:ref:`ch-model`).
@@ -54,10 +55,7 @@ def encoder_weights(p: int, d: int, snr: float = 1.0, embedding: str = "orthogon
     ``W = sqrt(rho) U``, ``U U^T = I_p`` for ``p < d``.
     ``"gaussian"``: ``W_ij ~ N(0, rho/d)`` i.i.d.
     """
-    p, d = check.integer("p", p), check.integer("d", d)
-    rho = check.snr(snr)
-    check.choice("embedding", embedding, EMBEDDINGS)
-    rng = check.rng(rng)
+    rho = snr
     if embedding == "gaussian":
         return rng.standard_normal((p, d)) * np.sqrt(rho / d)
     if p >= d:
@@ -155,6 +153,8 @@ class HeadTuningModel:
         return x, y
 
 
+@validate(p=Integer(), d=Integer(), noise=NOISE, snr=SNR, embedding=Options(EMBEDDINGS),
+          rng=RNG)
 def make_model(p: int, d: int, noise: float, snr: float = 1.0,
                embedding: str = "orthogonal", rng=None) -> HeadTuningModel:
     """Draw the HMM of :ref:`ch-model` and its frozen encoder.
@@ -169,11 +169,8 @@ def make_model(p: int, d: int, noise: float, snr: float = 1.0,
     >>> model.W.shape, model.A.shape
     ((20, 5), (5, 5))
     """
-    p, d = check.integer("p", p), check.integer("d", d)
-    noise, rho = check.noise(noise), check.snr(snr)
-    check.choice("embedding", embedding, EMBEDDINGS)
+    rho = snr
     _resources.check_model(p, d, rho)
-    rng = check.rng(rng)
     with _resources.blas_single_thread():        # QR bits independent of BLAS threads
         A = np.sqrt(1.0 - noise) * haar_orthogonal(d, rng)
         W = encoder_weights(p, d, rho, embedding, rng)

@@ -4,7 +4,10 @@
 Each public function of the numpy modules has one valid call below
 (:data:`VALID`); the test substitutes, one at a time, every bad value of
 :data:`BAD` for every parameter of that name the function takes and requires
-a ``ValueError`` that names the parameter.  A public function without a valid
+a ``ValueError`` that names the parameter.  Parameters declared with
+:func:`hmmrisk._validate.validate` also get the bad values of their declared
+constraint (``Constraint.bad_values``), so a newly declared parameter is
+tested without a new row here.  A public function without a valid
 call here fails :func:`test_every_public_function_is_covered`, so a new
 function cannot skip its input checks.  ``tests/test_validation.py`` keeps
 the hand-written rows this cannot generate (shapes, types of objects, rows
@@ -19,6 +22,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
+from hmmrisk._validate import constraints_of
 
 NAN, INF = math.nan, math.inf
 MODULES = ["hmmrisk.hmm", "hmmrisk.population", "hmmrisk.head", "hmmrisk.risk", "hmmrisk.theory",
@@ -128,12 +132,33 @@ def _public_functions():
 PUBLIC = dict(_public_functions())
 
 
+def _bad_values(func, param):
+    """The declared constraint's bad values, then the table's (each once)."""
+    declared = constraints_of(func).get(param)
+    values = (declared.bad_values() if declared else []) + BAD.get(param, [])
+    seen, out = set(), []
+    for v in values:
+        key = (type(v).__name__, repr(v))
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
 def _cases():
     for qualname, kwargs in VALID.items():
         params = inspect.signature(PUBLIC[qualname]).parameters
         for param in params:
-            for bad in BAD.get(param, ()):
+            for bad in _bad_values(PUBLIC[qualname], param):
                 yield pytest.param(qualname, param, bad, id=f"{qualname.split('.')[-1]}-{param}-{bad!r}")
+
+
+def test_declared_constraints_are_generated():
+    """Every declared parameter of a covered function yields bad-input cases."""
+    cases = {(q, p) for q, p, _ in (c.values for c in _cases())}
+    declared = {(q, p) for q in VALID for p in constraints_of(PUBLIC[q])}
+    assert declared, "no function declares its constraints"
+    assert declared <= cases, sorted(declared - cases)
 
 
 def test_every_public_function_is_covered():

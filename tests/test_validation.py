@@ -11,20 +11,8 @@ POP = hr.population(MODEL)
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda: hr.make_model(-1, 3, 0.5), "p"),
-    (lambda: hr.make_model(0, 3, 0.5), "p"),
-    (lambda: hr.make_model(5, 0, 0.5), "d"),
-    (lambda: hr.make_model(5, 2.5, 0.5), "d"),
-    (lambda: hr.make_model(5, 3, 1.2), "noise"),
-    (lambda: hr.make_model(5, 3, -0.1), "noise"),
-    (lambda: hr.make_model(5, 3, float("nan")), "noise"),
-    (lambda: hr.make_model(5, 3, 0.5, snr=0.0), "snr"),
-    (lambda: hr.make_model(5, 3, 0.5, snr=float("inf")), "snr"),
-    (lambda: hr.make_model(5, 3, 0.5, embedding="fourier"), "embedding"),
-    (lambda: hr.make_model(5, 3, 0.5, rng=-1), "seed"),
-    (lambda: hr.make_model(5, 3, 0.5, rng="abc"), "seed"),
-    (lambda: hr.encoder_weights(5, 3, snr=-1), "snr"),
-    (lambda: hr.haar_orthogonal(0), "d"),
+    # make_model, encoder_weights, haar_orthogonal: generated from their declared
+    # constraints in tests/test_public_functions.py
     (lambda: MODEL.sample(0), "n"),
     (lambda: MODEL.sample(5, reps=0), "reps"),
     (lambda: hr.simulate_risk(MODEL, 1), "n"),
@@ -74,11 +62,6 @@ SIZES = [-1, 0, 2.5, "3", None, NAN, INF]           # bad values of an integer s
 
 def _size_rows():
     for v in SIZES:
-        yield (lambda v=v: hr.haar_orthogonal(v)), "d"
-        yield (lambda v=v: hr.encoder_weights(v, 3)), "p"
-        yield (lambda v=v: hr.encoder_weights(3, v)), "d"
-        yield (lambda v=v: hr.make_model(v, 3, 0.5)), "p"
-        yield (lambda v=v: hr.make_model(5, v, 0.5)), "d"
         yield (lambda v=v: MODEL.sample(v)), "n"
         yield (lambda v=v: MODEL.sample_tokens(v)), "n"
         yield (lambda v=v: hr.simulate_risk(MODEL, v, reps=5)), "n"
@@ -106,12 +89,9 @@ def _size_rows():
 
 def _real_rows():
     for v in (-0.1, 1.1, NAN, INF, "0.5", None, [0.5]):
-        yield (lambda v=v: hr.make_model(5, 3, v)), "noise"
         yield (lambda v=v: hr.HeadTuningModel(A=MODEL.A, W=MODEL.W, noise=v)), "noise"
         yield (lambda v=v: curves.risk_curve(10, 3, v, [5], reps=3)), "noise"
     for v in (0, 0.0, -1, NAN, INF, "1", None):
-        yield (lambda v=v: hr.make_model(5, 3, 0.5, snr=v)), "snr"
-        yield (lambda v=v: hr.encoder_weights(5, 3, snr=v)), "snr"
         yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], snr=v, reps=3)), "snr"
     for v in (-1.0, NAN, INF, "0", None):
         yield (lambda v=v: hr.fit_head(X6, Y6, v)), "ridge"
@@ -124,8 +104,6 @@ def _real_rows():
 
 def _choice_and_seed_rows():
     for v in ("x", None, ["orthogonal"], 3):
-        yield (lambda v=v: hr.make_model(5, 3, 0.5, embedding=v)), "embedding"
-        yield (lambda v=v: hr.encoder_weights(5, 3, embedding=v)), "embedding"
         yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], embedding=v, reps=3)), "embedding"
     for v in ("exact", ["fit"], None):
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, method=v)), "method"
@@ -136,7 +114,6 @@ def _choice_and_seed_rows():
     for v in ("x", ["all"]):
         yield (lambda v=v: dh.bayes_loss(HMM, TOKENS, positions=v)), "positions"
     for v in (-1, 1.5, "a", [1]):
-        yield (lambda v=v: hr.make_model(5, 3, 0.5, rng=v)), "rng"
         yield (lambda v=v: MODEL.sample(3, rng=v)), "rng"
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, rng=v)), "rng"
         yield (lambda v=v: dh.random_sparse_hmm(4, 6, rng=v)), "rng"

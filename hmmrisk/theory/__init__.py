@@ -31,12 +31,18 @@ wrappers of one kernel (``_kernel.py``: one spectrum representation, one
 validator, one ``kappa`` solver for ``lam >= 0``, one bias/variance formula)
 with one fast path, the closed-form ``kappa`` of the two-point spectrum.
 
-Numerically stable forms are used throughout.  On the root of Definition 1,
+Numerically stable, overflow-safe forms are used throughout.  With
+``t_i = s_i / (s_i + kappa)`` and ``u_i = kappa / (s_i + kappa)``, both in
+``[0, 1]``, on the root of Definition 1
 
-    1 - D2 = (kappa / n) sum_i s_i / (s_i + kappa)^2          (no cancellation)
-    bias   = n kappa sum_i s_i b_i / (s_i + kappa)^2 / sum_i s_i / (s_i + kappa)^2,
+    1 - D2 = (1/n) sum_i t_i u_i                               (no cancellation)
+    bias   = sum_i b_i s_i u_i^2 / (1 - D2),
 
-and an eigenvalue 1 of multiplicity ``n_unit`` (the encoder noise, on which
+so no eigenvalue or ``kappa`` is ever squared: the formulas hold from
+eigenvalues, ``p``, ``n`` and ridge penalties of 1e-300 to 1e300 (the
+documented domain of the orthogonal embedding is ``snr max(p, d)/d <= 1e300``,
+as for :func:`hmmrisk.hmm.make_model`; beyond it ``ValueError`` names
+``snr``).  An eigenvalue 1 of multiplicity ``n_unit`` (the encoder noise, on which
 ``B*`` has no weight) enters every sum as one term times ``n_unit``, so the
 cost never grows with ``p``.  At the interpolation threshold the mean risk is
 infinite and the functions return ``inf``; outside their domain they raise

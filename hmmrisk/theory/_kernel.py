@@ -14,20 +14,33 @@ cost never grows with ``p``.
 
   Definition 1 (:prf:ref:`def-kappa`) at ``lam = 0`` (needs rank ``> n``),
   the ridge equation (:prf:ref:`def-ridge-risk`) for ``lam > 0``.
-* :func:`bias_variance`: on that root, with ``w_j = s_j/(s_j + kappa)^2`` and
-  ``den = sum_j m_j w_j + n_unit/(1 + kappa)^2 + n lam/kappa^2``
-  (``= n (1 - D2)/kappa``, a sum of positive terms, no cancellation),
+* :func:`bias_variance`: on that root, with ``t_j = s_j/(s_j + kappa)`` and
+  ``u_j = kappa/(s_j + kappa) = 1 - t_j`` (``t0``, ``u0`` for the unit block),
 
-      bias     = n kappa sum_j m_j b_j w_j / den,
-      variance = tr Sigma_r D2 / (1 - D2),   D2 = (1/n)(sum_j m_j s_j w_j + n_unit/(1 + kappa)^2).
+      1 - D2   = (1/n) (sum_j m_j t_j u_j + n_unit t0 u0) + lam/kappa,
+      D2       = (1/n) (sum_j m_j t_j^2 + n_unit t0^2),
+      bias     = sum_j m_j b_j s_j u_j^2 / (1 - D2),
+      variance = tr Sigma_r D2 / (1 - D2).
 
-  At ``lam = 0`` this is Definition 2 (:prf:ref:`def-predicted-risk`).
+  ``1 - D2`` is a sum of positive terms (no cancellation near the
+  threshold).  At ``lam = 0`` this is Definition 2
+  (:prf:ref:`def-predicted-risk`).
+
 * :func:`kappa_two_point`: the fast path for a two-point spectrum at
   ``lam = 0`` (the orthogonal embedding of Definition 3), a quadratic solved
   in closed form.  It needs no iteration and is 25 to 35 times cheaper than
   the Newton solve on a grid of 2000 model sizes (``bench/bench_fast_path.py``:
   50-65 us against 1.6-1.8 ms on the shared build machine); the two agree to ~3e-14
   relative, which ``tests/test_theory.py`` checks.
+
+Overflow safety (issue 16): no eigenvalue, ``kappa`` or ``n`` is ever squared
+or multiplied by another; every term is a ratio in ``[0, 1]``, such a ratio
+over ``s + kappa``, or ``s_j u_j = kappa t_j <= min(s_j, kappa)``.  So the
+formulas hold for any finite spectrum whose trace is finite (eigenvalues from
+1e-300 to 1e300, ``p`` and ``n`` up to 1e300, penalties from 1e-300 to 1e300:
+``tests/test_extremes.py`` checks them against a 60-digit reference).  Before,
+``(s + kappa)^2`` overflowed from ``s ~ 1e154`` on and the top eigenvalue
+silently dropped out of ``D2`` (a risk of 25 instead of 75).
 
 The functions here take validated flat batches; :func:`spectrum` validates
 user input once for every public entry point.
@@ -127,7 +140,7 @@ def newton_in_bracket(g_dg, lo, hi, rtol=RTOL, maxiter=400):
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = k - g / dg
         inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
-        k_new = np.where(inside, newton, np.sqrt(lo * hi))
+        k_new = np.where(inside, newton, np.sqrt(lo) * np.sqrt(hi))    # lo * hi may overflow
         step_small = np.abs(k_new - k) <= rtol * k_new
         at_noise = np.abs(g) <= 8 * np.finfo(float).eps * scale
         done = done | step_small | at_noise | (hi <= lo * (1 + rtol))
@@ -156,16 +169,22 @@ def solve_kappa(sp: Spectrum, lam) -> np.ndarray:
     s_min = np.where(pos, s, np.inf).min(axis=-1)
     s_min = np.where(unit, np.minimum(s_min, 1.0), s_min)
     excess = (rank - nn) / nn
+    trace_n = (np.where(pos, m * (s / nn[:, None]), 0.0)).sum(axis=-1) + nu / nn   # tr Sigma_x / n
     lo = np.maximum(lam, np.where(rank > nn, s_min * excess, 0.0))
-    hi = np.where(lam > 0, lam + (np.where(pos, m * s, 0.0).sum(axis=-1) + nu) / nn, s_max * excess)
+    # kappa <= tr Sigma_x / n as well (each s/(s + kappa) <= s/kappa): a finite
+    # bound where s_max (P - n)/n overflows (huge spectra and p).
+    with np.errstate(over="ignore"):
+        hi = np.where(lam > 0, lam + trace_n, np.minimum(s_max * excess, trace_n))
 
     def g_dg(k):
+        # no squares: every term is a ratio in [0, 1] or such a ratio over (s + k),
+        # finite for spectra and kappa up to the largest float
         kk = k[:, None]
-        t = m * s / (s + kk)
-        df = t.sum(axis=-1) + nu / (1.0 + k)
-        shrink = nn * lam / k
-        return (df + shrink - nn, -(t / (s + kk)).sum(axis=-1) - nu / (1.0 + k) ** 2 - shrink / k,
-                df + shrink + nn)
+        frac = m * (s / (s + kk))                          # m s/(s + k)
+        df = frac.sum(axis=-1) + nu / (1.0 + k)
+        shrink = nn * (lam / k)
+        slope = (frac / (s + kk)).sum(axis=-1) + nu / (1.0 + k) / (1.0 + k) + shrink / k
+        return df + shrink - nn, -slope, df + shrink + nn
 
     return newton_in_bracket(g_dg, lo, hi)
 
@@ -179,11 +198,15 @@ def kappa_two_point(n, p, r, s1):
     The form without cancellation is chosen by the sign of the linear
     coefficient.
     """
-    bq = n * (1.0 + s1) - r * s1 - (p - r)
-    c = s1 * (p - n)                                   # = -(constant term) > 0
-    root = np.sqrt(bq * bq + 4.0 * n * c)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(bq > 0, 2.0 * c / (bq + root), (root - bq) / (2.0 * n))
+    # The quadratic divided by n s1 (so that nothing overflows for huge s1, p
+    # or n): k^2/s1 + B k - C = 0 with B = 1 + 1/s1 - r/n - (p - r)/(n s1) and
+    # C = (p - n)/n > 0; hypot keeps B^2 + 4 C/s1 finite.
+    n, p, r, s1 = (np.asarray(a, dtype=float) for a in (n, p, r, s1))
+    bq = (1.0 + 1.0 / s1) - r / n - (p - r) / n / s1
+    c = (p - n) / n
+    root = np.hypot(bq, 2.0 * np.sqrt(c) / np.sqrt(s1))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # the discarded branch
+        return np.where(bq > 0, 2.0 * c / (bq + root), (root - bq) * (0.5 * s1))
 
 
 def two_point(n, p, r, s1, b1, tr) -> Spectrum:
@@ -205,11 +228,18 @@ def bias_variance(sp: Spectrum, kappa, lam=0.0):
     k = np.asarray(kappa, dtype=float)
     lam = np.broadcast_to(np.asarray(lam, dtype=float), k.shape)
     kk = k[:, None]
-    mw = m * (s / (s + kk) ** 2)                            # m_j s_j / (s_j + kappa)^2
-    unit = nu / (1.0 + k) ** 2
-    den = mw.sum(axis=-1) + unit + nn * lam / k**2          # = n (1 - D2) / kappa
-    one_minus_d2 = k * den / nn
-    d2 = ((s * mw).sum(axis=-1) + unit) / nn
-    bias = nn * k * (b * mw).sum(axis=-1) / den
+    # Scaled forms (issue 16): t = s/(s + kappa) and u = kappa/(s + kappa) lie in
+    # [0, 1], so no term overflows or underflows for any finite s and kappa:
+    #   1 - D2 = (1/n) [sum_j m_j t_j u_j + n_unit t0 u0] + lam/kappa,
+    #   D2     = (1/n) [sum_j m_j t_j^2 + n_unit t0^2],
+    #   bias   = sum_j m_j b_j (s_j u_j) u_j / (1 - D2)     (kappa^2 s/(s + kappa)^2 = s u^2).
+    t = s / (s + kk)
+    u = kk / (s + kk)
+    t0, u0 = 1.0 / (1.0 + k), k / (1.0 + k)
+    mn = m / nn[:, None]
+    un = nu / nn
+    one_minus_d2 = (mn * t * u).sum(axis=-1) + un * t0 * u0 + lam / k
+    d2 = (mn * t * t).sum(axis=-1) + un * t0 * t0
+    bias = (m * (s * u) * u * b).sum(axis=-1) / one_minus_d2
     variance = tr * d2 / one_minus_d2
     return bias, variance

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as check
+from .._validate import NOISE, SNR, Integer, Options, Real, validate
+from .._resources import MAX_SIGNAL
 from ..population import Population
 from . import _kernel as kernel
 from ._results import Prediction, Predictions
@@ -28,6 +30,8 @@ def _scalar_or_array(x, was_scalar):
 # Theorem 1
 # ---------------------------------------------------------------------------
 
+@validate(n=Real(gt=1.0, array=True), p=Real(ge=1.0, array=True),
+          tr_sigma_r=Real(ge=0.0, array=True))
 def theorem1(tr_sigma_r, p, n, exact: bool = True):
     """Theorem 1 (:prf:ref:`thm-under`): the under-parameterised variance.
 
@@ -69,9 +73,7 @@ def theorem1(tr_sigma_r, p, n, exact: bool = True):
     1.0
     """
     scalar = np.ndim(p) == 0 and np.ndim(tr_sigma_r) == 0 and np.ndim(n) == 0
-    nn = check.real_array("n", n, low=1.0, low_open=True)
-    p = check.real_array("p", p, low=1.0)
-    tr = check.real_array("tr_sigma_r", tr_sigma_r, low=0.0)
+    nn, tr = n, tr_sigma_r
     try:
         p, tr, nn = np.broadcast_arrays(p, tr, nn)
     except ValueError:
@@ -187,6 +189,7 @@ def definition2(eigvals, signal, n, tr_sigma_r, n_unit=0):
 # The theory for a Population: Theorem 1, threshold, Definition 2
 # ---------------------------------------------------------------------------
 
+@validate(n=Integer(min=2))
 def predicted_risk(pop: Population, n: int) -> Prediction:
     """The theory's excess risk of the head on ``pop`` at sample size ``n``.
 
@@ -213,7 +216,6 @@ def predicted_risk(pop: Population, n: int) -> Prediction:
     """
     if not isinstance(pop, Population):
         raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
-    n = check.integer("n", n, minimum=2)
     return predicted_curve([pop], n)[0]
 
 
@@ -266,6 +268,7 @@ def predicted_curve(pops, n) -> Predictions:
 # Definition 3: the orthogonal embedding in closed form
 # ---------------------------------------------------------------------------
 
+@validate(p=Real(ge=1.0, array=True), d=Integer(), noise=NOISE, snr=SNR)
 def orthogonal_spectrum(p, d, noise, snr=1.0):
     """Population of the orthogonal embedding (Lemma 2, :prf:ref:`lem-well-specified`).
 
@@ -275,20 +278,38 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
     ``b1 = (s1 - 1)(1 - sigma^2) / s1^2`` on each top eigenvector and none on
     the unit block, and ``tr Sigma_r = (1 - sigma^2)(d - r + r / s1) + d sigma^2``.
 
+    The domain is that of :func:`hmmrisk.hmm.make_model`: ``rho max(p, d)/d <= 1e300``
+    (``hmmrisk._resources.MAX_SIGNAL``) and a finite ``tr Sigma_x = p + r (s1 - 1)``;
+    beyond it ``ValueError`` names ``snr`` (and ``p``).  Every function built on
+    this spectrum (:func:`definition3`, :func:`kappa_orthogonal`,
+    :func:`~hmmrisk.theory.ridge_orthogonal`, :func:`~hmmrisk.theory.optimal_ridge`)
+    is accurate over the whole domain (scaled forms, see ``_kernel.py``).
+
     Returns
     -------
     (s1, r, b1, tr_sigma_r) : arrays shaped like ``p``
     """
-    p = check.real_array("p", p, low=1.0)
-    d = check.integer("d", d)
-    noise, rho = check.noise(noise), check.snr(snr)
+    rho = snr
     r = np.minimum(p, d)
-    s1 = 1.0 + rho * np.maximum(p, d) / d
-    b1 = (s1 - 1.0) * (1.0 - noise) / s1**2
+    with np.errstate(over="ignore"):                   # refused just below
+        signal = rho * (np.maximum(p, d) / d)
+    if not np.all(signal <= MAX_SIGNAL):
+        raise ValueError(f"snr must satisfy snr * max(p, d) / d <= {MAX_SIGNAL:.0e} (the "
+                         f"eigenvalues of Sigma_x must be finite), got snr = {rho!r} with "
+                         f"p = {np.max(p):g}, d = {d}")
+    with np.errstate(over="ignore"):
+        trace = p + r * signal                          # tr Sigma_x
+    if not np.all(np.isfinite(trace)):
+        i = np.argmax(~np.isfinite(trace))
+        raise ValueError(f"p and snr must keep tr Sigma_x = p + min(p, d) snr max(p, d)/d finite, "
+                         f"got p = {np.ravel(p)[i]:g}, snr = {rho!r}, d = {d}")
+    s1 = 1.0 + signal
+    b1 = (signal / s1) * (1.0 - noise) / s1          # (s1 - 1)(1 - sigma^2)/s1^2, no square
     tr = (1.0 - noise) * (d - r + r / s1) + d * noise
     return s1, r, b1, tr
 
 
+@validate(n=Integer(min=2), p=Real(ge=1.0, array=True), d=Integer(), snr=SNR)
 def kappa_orthogonal(n, p, d, snr=1.0):
     """Definition 1 (:prf:ref:`def-kappa`) for the orthogonal embedding, in closed form.
 
@@ -296,9 +317,7 @@ def kappa_orthogonal(n, p, d, snr=1.0):
     (``r = min(p, d)``, ``s1 = 1 + rho max(p, d)/d``), a quadratic with one
     positive root for ``p > n`` (Definition 3, :prf:ref:`def-hmm-risk`).
     """
-    n = check.integer("n", n, minimum=2)
     scalar = np.ndim(p) == 0
-    p = check.real_array("p", p, low=1.0)
     if np.any(p <= n):
         raise ValueError(f"kappa exists only for p > n = {n}; got p = {p[p <= n].ravel()[0]!r}")
     s1, r, _, _ = orthogonal_spectrum(p, d, 0.0, snr)
@@ -311,6 +330,8 @@ def _two_point_definition2(n, p, r, s1, b1, tr):
     return kernel.bias_variance(sp, kernel.kappa_two_point(sp.n, p, r, s1).ravel())
 
 
+@validate(under=Options(("exact", "asymptotic")), d=Integer(), p=Real(ge=1.0, array=True),
+          n=Real(gt=1.0, array=True), noise=NOISE, snr=SNR)
 def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
     """Definition 3 (:prf:ref:`def-hmm-risk`): the HMM risk curve, orthogonal embedding.
 
@@ -339,11 +360,9 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
     >>> pred.formula.tolist()
     ['theorem1-exact', 'definition2']
     """
-    check.choice("under", under, ("exact", "asymptotic"))
-    d = check.integer("d", d)
     scalar = np.ndim(p) == 0
-    p = np.atleast_1d(check.real_array("p", p, low=1.0)).astype(float)
-    nn = check.real_array("n", n, low=1.0, low_open=True)
+    p = np.atleast_1d(p).astype(float)
+    nn = n
     if nn.ndim > 1 or (nn.ndim == 1 and nn.shape != p.shape):
         raise ValueError(f"n must be a scalar or shaped like p {p.shape}, got shape {nn.shape}")
     nn = np.broadcast_to(nn, p.shape).astype(float)
@@ -366,6 +385,7 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
     return pred[0] if scalar else pred
 
 
+@validate(gamma=Real(gt=0.0, array=True), psi=Real(gt=0.0, array=True), noise=NOISE, snr=SNR)
 def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
     """Definition 3 (:prf:ref:`def-hmm-risk`) per output coordinate, in ``(gamma, psi)``.
 
@@ -383,14 +403,25 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
     ``gamma`` and ``psi`` broadcast against each other.  The finite-size
     Definition 3 with ``under="asymptotic"`` equals ``d`` times this exactly.
     """
-    g = check.real_array("gamma", gamma, low=0.0, low_open=True)
-    s = check.real_array("psi", psi, low=0.0, low_open=True)
-    noise, rho = check.noise(noise), check.snr(snr)
-    g, s = np.broadcast_arrays(g, s)
+    rho = snr
+    g, s = np.broadcast_arrays(gamma, psi)
     g, s = np.atleast_1d(g).astype(float), np.atleast_1d(s).astype(float)
     frac_r = np.minimum(1.0, 1.0 / s)                  # r/d
-    s1 = 1.0 + rho * np.maximum(1.0, 1.0 / s)
-    b1 = (s1 - 1.0) * (1.0 - noise) / s1**2
+    with np.errstate(over="ignore"):                   # refused just below
+        signal = rho * np.maximum(1.0, 1.0 / s)
+    if not np.all(signal <= MAX_SIGNAL):
+        raise ValueError(f"snr must satisfy snr * max(1, 1/psi) <= {MAX_SIGNAL:.0e} (the "
+                         f"eigenvalues of Sigma_x must be finite), got snr = {rho!r} with "
+                         f"psi = {np.min(s):g}")
+    with np.errstate(over="ignore"):
+        trace = g + g * np.minimum(1.0, s) * signal      # tr Sigma_x / n
+    if not np.all(np.isfinite(trace)):
+        i = np.argmax(~np.isfinite(trace))
+        raise ValueError(f"gamma, psi and snr must keep tr Sigma_x / n = gamma (1 + min(1, psi) "
+                         f"snr max(1, 1/psi)) finite, got gamma = {g.ravel()[i]:g}, "
+                         f"psi = {s.ravel()[i]:g}, snr = {rho!r}")
+    s1 = 1.0 + signal
+    b1 = (signal / s1) * (1.0 - noise) / s1
     tr = (1.0 - noise) * (1.0 - frac_r + frac_r / s1) + noise      # tr Sigma_r / d
     bias = np.zeros_like(g)
     variance = np.empty_like(g)
@@ -416,6 +447,7 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
                        formula=formula.astype(str))
 
 
+@validate(n=Integer(min=2), d=Integer(), noise=NOISE, snr=SNR)
 def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
     """Limit of Definition 3 as ``p -> infinity`` at fixed ``n, d`` (Theorem 3, :prf:ref:`thm-double-descent`).
 
@@ -426,24 +458,31 @@ def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
         variance -> d sigma^2 q / (1 - q),
         tr Sigma_r -> d sigma^2.
     """
-    n = check.integer("n", n, minimum=2)
-    d = check.integer("d", d)
-    noise, rho = check.noise(noise), check.snr(snr)
+    rho = snr
     tau = large_p_tau(n, d, rho)
     q = d * tau**2 / n
     return Prediction(float(d * (1 - noise) * (1 - tau) ** 2 / (1 - q)),
                       float(d * noise * q / (1 - q)), float(d * noise), "definition2")
 
 
+@validate(n=Integer(min=2), d=Integer(), snr=Real(gt=0.0, array=True))
 def large_p_tau(n, d, snr):
     """``tau = lim s1/(s1 + kappa)`` as ``p -> infinity`` (Theorem 3, :prf:ref:`thm-double-descent`).
 
     The root in ``(0, 1)`` of ``d rho tau^2 - (d rho + d + n rho) tau + n rho = 0``,
     in the form without cancellation; ``snr`` may be an array.
     """
-    n = check.integer("n", n, minimum=2)
-    d = check.integer("d", d)
-    rho = check.real_array("snr", snr, low=0.0, low_open=True)
-    b = d * rho + d + n * rho
-    tau = 2.0 * n * rho / (b + np.sqrt(b * b - 4.0 * d * n * rho * rho))
+    rho = snr
+    # Divided by b = d rho + n rho + d (weights a_d + a_n + a_1 = 1, each in [0, 1]);
+    # the discriminant b^2 - 4 d n rho^2 = rho^2 (n - d)^2 + 2 d rho (d + n) + d^2
+    # is a sum of squares and products without cancellation, and nothing overflows.
+    big = rho >= 1.0
+    with np.errstate(over="ignore", divide="ignore"):   # the branch np.where discards
+        w_d = np.where(big, float(d), d * rho)          # (d rho, n rho, d) / max(rho, 1)
+        w_n = np.where(big, float(n), n * rho)
+        w_1 = np.where(big, d / rho, float(d))
+    b = w_d + w_n + w_1
+    a_d, a_n, a_1 = w_d / b, w_n / b, w_1 / b
+    disc = (a_n - a_d) ** 2 + 2.0 * a_1 * (a_d + a_n) + a_1**2
+    tau = 2.0 * a_n / (1.0 + np.sqrt(disc))
     return float(tau) if np.ndim(snr) == 0 else tau

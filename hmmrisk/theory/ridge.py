@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as check
+from .._validate import NOISE, SNR, Integer, Interval, Real, validate
 from . import _kernel as kernel
 from ._results import RIDGE_FORMULA, Prediction, RidgePredictions
 from .paper import definition3, kappa_orthogonal, orthogonal_spectrum
@@ -131,6 +132,8 @@ def ridge_risk(eigvals, signal, n, tr_sigma_r, ridge, n_unit=0):
     return _result(shape, p, bias, variance, sp.tr, lam, k)
 
 
+@validate(n=Integer(min=2), d=Integer(), p=Real(ge=1.0, array=True),
+          ridge=Real(gt=0.0, array=True), noise=NOISE, snr=SNR)
 def ridge_orthogonal(n, p, d, noise, snr=1.0, *, ridge):
     """Ridge risk (deterministic equivalent) for the orthogonal embedding (:prf:ref:`def-ridge-risk`).
 
@@ -159,10 +162,7 @@ def ridge_orthogonal(n, p, d, noise, snr=1.0, *, ridge):
     >>> pred.formula, pred.risk > 0
     ('ridge', True)
     """
-    n = check.integer("n", n, minimum=2)
-    d = check.integer("d", d)
-    p = check.real_array("p", p, low=1.0)
-    lam = check.real_array("ridge", ridge, low=0.0, low_open=True)
+    lam = ridge
     try:
         shape = np.broadcast_shapes(p.shape, lam.shape)
     except ValueError:
@@ -176,6 +176,8 @@ def ridge_orthogonal(n, p, d, noise, snr=1.0, *, ridge):
     return _result(shape, p, bias, variance, tr, lam, k)
 
 
+@validate(noise=Interval(0.0, 1.0, closed="left"), n=Integer(min=2), grid=Integer(min=5),
+          p=Real(ge=1.0, array=True), d=Integer(), snr=SNR)
 def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
     """The risk-minimising ridge penalty ``lam* >= 0`` for the orthogonal embedding (:ref:`ch-ridge`).
 
@@ -220,9 +222,6 @@ def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
         If the minimum lies at the upper end of ``bounds``, or at the lower end
         for some ``p <= n`` (widen ``bounds``), or an argument is out of range.
     """
-    noise = check.real("noise", noise, low=0.0, high=1.0, high_open=True)
-    n = check.integer("n", n, minimum=2)
-    grid = check.integer("grid", grid, minimum=5)
     try:
         low, high = bounds
     except (TypeError, ValueError):
@@ -230,7 +229,7 @@ def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
     low = check.real("bounds[0]", low, low=0.0, low_open=True)
     high = check.real("bounds[1]", high, low=low, low_open=True)
     scalar = np.ndim(p) == 0
-    p = np.atleast_1d(check.real_array("p", p, low=1.0)).ravel().astype(float)
+    p = np.atleast_1d(p).ravel().astype(float)
     logs = np.linspace(np.log(low), np.log(high), grid)
     risk = ridge_orthogonal(n, p[:, None], d, noise, snr, ridge=np.exp(logs)[None, :]).risk
     j = np.argmin(risk, axis=1)

@@ -102,7 +102,7 @@ def frozen_features(protocol: Protocol, seed: int, width: int) -> FrozenFeatures
     training sets, the head test set, the initialisations (one per width) and
     the noise family; the HMM comes from ``protocol.hmm_seed``. The same call
     gives the same numbers alone, in a loop or on a worker process. The
-    learning rate is :meth:`Protocol.lr_at` ``(width)``. Chapter of origin:
+    learning rate is :meth:`~hmmrisk.transformer.protocol.Protocol.lr_at` ``(width)``. Chapter of origin:
     :ref:`ch-transformer`.
     """
     pr = _check_protocol(protocol)

@@ -464,9 +464,8 @@ class HeadScores(NamedTuple):
 
     Softmax-head fields have axes ``(ridge, problem)``; squared-loss and design
     fields have axes ``(problem,)``. Chapter of origin: :ref:`ch-transformer`.
+    The fields (each also listed below by position, as for any ``NamedTuple``):
 
-    Attributes
-    ----------
     test_ce, train_ce : (ridge, problem)
         Mean cross-entropy (nats) of the softmax head on the test / training pairs.
     test_acc, train_acc : (ridge, problem)

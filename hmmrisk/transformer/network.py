@@ -24,7 +24,7 @@ The functions here default to one thread: on the book's shared 2-core machine a
 second OpenMP thread often waits for a core that another program holds, and a
 run then slows down many-fold instead of speeding up; Figure 3 gets its
 parallelism from two single-threaded worker processes instead
-(:func:`hmmrisk.transformer.run`).
+(:func:`hmmrisk.transformer.experiment.run`).
 """
 
 from __future__ import annotations

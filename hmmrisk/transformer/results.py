@@ -32,7 +32,7 @@ class TransformerResult:
     """Everything :func:`~hmmrisk.transformer.experiment.run` measured (Figure 3, :numref:`fig-transformer`).
 
     Chapter of origin: :ref:`ch-transformer`. Axes of each array are listed in
-    :attr:`AXES`: ``seed`` (``protocol.seeds``), ``family``
+    ``AXES``: ``seed`` (``protocol.seeds``), ``family``
     (:data:`~hmmrisk.transformer.protocol.FAMILIES`), ``network``
     (:data:`~hmmrisk.transformer.protocol.NETWORKS`), ``ridge``
     (``protocol.ridges``), ``width`` (``protocol.widths``), ``draw`` (training
@@ -169,7 +169,7 @@ class Summary:
 class SyntheticResult:
     """The theory panel's measurements (:numref:`fig-transformer-theory`, chapter :ref:`ch-transformer`).
 
-    Axes in :attr:`AXES`: ``family``
+    Axes in ``AXES``: ``family``
     (:data:`~hmmrisk.transformer.protocol.SYNTHETIC_FAMILIES`), ``n``
     (``protocol.ns``), ``ratio`` (``protocol.ratios``; the width is
     ``widths[n, ratio]``), ``draw``.
