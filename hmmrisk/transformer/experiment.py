@@ -255,6 +255,8 @@ def _run_width(pr: Protocol, seed: int, width: int) -> dict:
     out["tail_share"] = np.array([tail_share(xte[f], pr.n_states - 1) for f in range(n_f)])
     out["head_seconds"] = time.perf_counter() - t0
     out["seconds"] = time.perf_counter() - t_start
+    if seed == pr.seeds[0]:
+        out["_features"] = feats          # kept by run() for ridge_path (no second pre-training)
     return out
 
 
@@ -265,6 +267,8 @@ def _job(args):
 
 
 _POOL: dict = {}
+#: Frozen features of the first seed from the last :func:`run`, ``{(protocol, seed, width): FrozenFeatures}``.
+_FEATURES: dict = {}
 
 
 def _map(fn, jobs, n_workers: int) -> list:
@@ -319,6 +323,10 @@ def run(protocol: Protocol, *, n_workers: int | None = None) -> TransformerResul
     jobs = [(pr, s, w) for w in pr.widths[::-1] for s in pr.seeds]
     done = _map(_job, jobs, n_workers)
     by_key = {(s, w): r for (_, s, w), r in zip(jobs, done)}
+    _FEATURES.clear()
+    for (s, w), r in by_key.items():
+        if "_features" in r:
+            _FEATURES[pr, s, w] = r.pop("_features")
     return _assemble(pr, by_key, time.perf_counter() - t0)
 
 
@@ -405,8 +413,9 @@ def summarize(result: TransformerResult, *, ridge_index: int = 0) -> Summary:
 def ridge_path(protocol: Protocol, seed: int, width: int, ridges) -> RidgePath:
     """The softmax head of one width along a path of ridges (how much the fit matters).
 
-    Pre-trains the width-``p`` network of ``seed`` (:func:`frozen_features`)
-    and fits the softmax head of every family on every training draw at each
+    Pre-trains the width-``p`` network of ``seed`` (:func:`frozen_features`;
+    the first seed's networks of the last :func:`run` of the same protocol are
+    reused, the same numbers without a second pre-training) and fits the softmax head of every family on every training draw at each
     ridge (largest first, warm-started). Shown next to Figure 3
     (:numref:`fig-transformer-ridge`). Chapter of origin: :ref:`ch-transformer`.
     """
@@ -419,7 +428,8 @@ def ridge_path(protocol: Protocol, seed: int, width: int, ridges) -> RidgePath:
         raise ValueError(f"ridges must be a non-empty sequence of distinct values, got {ridges!r}")
     ridges = np.sort(ridges)[::-1]
     with tr.threads(pr.n_threads):
-        feats = frozen_features(pr, seed, width)
+        # the last run() of this protocol already pre-trained this network: reuse it
+        feats = _FEATURES.get((pr, seed, width)) or frozen_features(pr, seed, width)
         xtr, xte = family_features(pr, seed, feats)
         n_f, n_d = len(FAMILIES), pr.n_draws
         sc = fit_heads(xtr.reshape(n_f * n_d, pr.n_train, width), np.tile(feats.y_train, (n_f, 1)),
