@@ -271,14 +271,14 @@ _POOL: dict = {}
 _FEATURES: dict = {}
 
 
-def _map(fn, jobs, n_workers: int) -> list:
+def _map(fn, jobs, n_workers: int, *, keep: bool) -> list:
     """``[fn(j) for j in jobs]``, here (``n_workers == 1``) or on spawned worker processes.
 
-    The pool is kept for the next call with the same ``n_workers`` (a chapter
-    calls :func:`run_synthetic` and :func:`run` in turn): a fresh worker spends
-    seconds of CPU importing torch and SciPy. Jobs carry their own seeds and
-    set their own thread counts, so results do not depend on which worker runs
-    which job, nor on the order.
+    With ``keep`` the pool stays open for the next call with the same
+    ``n_workers`` (the chapter calls :func:`run_synthetic`, then :func:`run`,
+    which closes it): a fresh worker spends seconds of CPU importing torch and
+    SciPy. Jobs carry their own seeds and set their own thread counts, so
+    results do not depend on which worker runs which job, nor on the order.
     """
     if n_workers == 1:
         return [fn(j) for j in jobs]
@@ -291,20 +291,24 @@ def _map(fn, jobs, n_workers: int) -> list:
         ex = _POOL[n_workers] = concurrent.futures.ProcessPoolExecutor(max_workers=n_workers,
                                                                        mp_context=ctx)
     try:
-        return list(ex.map(fn, jobs))
+        done = list(ex.map(fn, jobs))
     except BaseException:
         _POOL.pop(n_workers, None)
         ex.shutdown(wait=False, cancel_futures=True)
         raise
+    if not keep:
+        _POOL.pop(n_workers, None)
+        ex.shutdown(wait=True)
+    return done
 
 
 def run(protocol: Protocol, *, n_workers: int | None = None) -> TransformerResult:
     """Run Figure 3's Transformer experiment for every seed and width of ``protocol``.
 
     The ``len(seeds) * len(widths)`` jobs are independent; with
-    ``n_workers > 1`` they run on that many fresh worker processes (``spawn``;
-    widest first, to balance the load), each with ``protocol.n_threads``
-    torch threads. The numbers do not depend on ``n_workers``. Chapter of
+    ``n_workers > 1`` they run on that many spawned worker processes (widest
+    first, to balance the load; the pool :func:`run_synthetic` left open is
+    reused, then closed), each with ``protocol.n_threads`` torch threads. The numbers do not depend on ``n_workers``. Chapter of
     origin: :ref:`ch-transformer`.
 
     Parameters
@@ -321,7 +325,7 @@ def run(protocol: Protocol, *, n_workers: int | None = None) -> TransformerResul
     n_workers = pr.n_workers if n_workers is None else _v.integer("n_workers", n_workers)
     t0 = time.perf_counter()
     jobs = [(pr, s, w) for w in pr.widths[::-1] for s in pr.seeds]
-    done = _map(_job, jobs, n_workers)
+    done = _map(_job, jobs, n_workers, keep=False)
     by_key = {(s, w): r for (_, s, w), r in zip(jobs, done)}
     _FEATURES.clear()
     for (s, w), r in by_key.items():
@@ -507,7 +511,7 @@ def run_synthetic(protocol: SyntheticProtocol, *, n_workers: int | None = None) 
     n_f, n_n, n_r, n_d = len(SYNTHETIC_FAMILIES), len(sp.ns), len(sp.ratios), sp.n_draws
     widths = np.stack([sp.widths(n) for n in sp.ns])
     jobs = [(sp, i, f) for i in range(n_n)[::-1] for f in range(n_f)]
-    done = _map(_synthetic_job, jobs, n_workers)
+    done = _map(_synthetic_job, jobs, n_workers, keep=True)
     by = {(i, f): r for (_, i, f), r in zip(jobs, done)}
     shape = (n_f, n_n, n_r, n_d)
     test_ce, train_acc, sq = np.empty(shape), np.empty(shape), np.empty(shape)
