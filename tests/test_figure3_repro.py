@@ -25,3 +25,13 @@ def test_reduced_figure3_protocol_is_reproducible_across_processes():
     differ = [key for key, arr in serial.arrays().items()
               if not key.endswith("seconds") and not np.array_equal(arr, getattr(parallel, key))]
     assert not differ, f"Figure 3's data differ between one process and two: {differ}"
+
+
+def test_theory_panel_is_reproducible_across_processes():
+    """The theory panel's jobs (one per n and family) give the same arrays on 1 or 2 workers."""
+    sp = f3.SyntheticProtocol(ns=(10, 16), ratios=(0.1, 0.5, 1.0, 3.0), n_draws=2, n_test=40,
+                              protocol=f3.Protocol(**REDUCED))
+    serial, parallel = f3.run_synthetic(sp, n_workers=1), f3.run_synthetic(sp, n_workers=2)
+    differ = [key for key, arr in serial.arrays().items()
+              if not key.endswith("seconds") and not np.array_equal(arr, getattr(parallel, key))]
+    assert not differ, f"the theory panel's data differ between one process and two: {differ}"

@@ -199,3 +199,24 @@ def test_softmax_head_test_ce_blows_up_on_separable_noise():
     sc = tf.fit_heads(x[None], y[None], xt, yt, v, ridges=(1e-6,))
     assert sc.train_acc[0, 0] == 1.0 and sc.converged.all()
     assert sc.test_ce[0, 0] > 2 * np.log(v)
+
+
+def test_separability_threshold_does_not_depend_on_the_guess():
+    """The bracketing search finds the same exact threshold from any start (full scan as reference)."""
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((30, 40)), rng.integers(0, 4, 30)
+    scan = next(p for p in range(1, 41) if tf.is_separable(x[:, :p], y))
+    for guess in (None, 0, 1, scan - 1, scan, scan + 1, 40, 1000):
+        assert tf.separability_threshold(x, y, guess=guess) == scan, guess
+
+
+def test_head_margin_certifies_separability():
+    """A positive training margin of the softmax head happens only on separable sets."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 4, (6, 30))
+    x = rng.standard_normal((6, 30, 12))
+    sc = tf.fit_heads(x, y, x[:, :5], y[:, :5], 4, ridges=(1e-6,))
+    exact = tf.is_separable(x, y)
+    certified = sc.train_margin[0] > 1e-9
+    assert certified.any() and not exact.all()          # both cases occur
+    assert np.all(exact[certified])

@@ -245,12 +245,18 @@ def _run_width(pr: Protocol, seed: int, width: int) -> dict:
         out[key] = getattr(scores, key).reshape(len(pr.ridges), n_f, n_d).transpose(1, 0, 2)
     for key in ("sq_test_loss", "sq_train_loss", "rank", "eff_rank"):
         out[key] = getattr(scores, key).reshape(n_f, n_d)
+    # exact separability of the first sep_draws training sets: a head that strictly
+    # separates a set certifies it (any ridge); the linear programme decides the rest
     s = pr.sep_draws
-    out["separable"] = np.array([is_separable(xtr[f, :s], feats.y_train[:s]) if s else
-                                 np.zeros(0, dtype=bool) for f in range(n_f)]).reshape(n_f, s)
+    margin = scores.train_margin.max(axis=0).reshape(n_f, n_d)
+    out["separable"] = np.array([[bool(margin[f, d] > 1e-9)
+                                  or bool(is_separable(xtr[f, d], feats.y_train[d]))
+                                  for d in range(s)] for f in range(n_f)], dtype=bool).reshape(n_f, s)
     out["tail_share"] = np.array([tail_share(xte[f], pr.n_states - 1) for f in range(n_f)])
     out["head_seconds"] = time.perf_counter() - t0
     out["seconds"] = time.perf_counter() - t_start
+    if seed == pr.seeds[0]:
+        out["_features"] = feats          # kept by run() for ridge_path (no second pre-training)
     return out
 
 
@@ -260,13 +266,49 @@ def _job(args):
         return _run_width(protocol, seed, width)
 
 
+_POOL: dict = {}
+#: Frozen features of the first seed from the last :func:`run`, ``{(protocol, seed, width): FrozenFeatures}``.
+_FEATURES: dict = {}
+
+
+def _map(fn, jobs, n_workers: int, *, keep: bool) -> list:
+    """``[fn(j) for j in jobs]``, here (``n_workers == 1``) or on spawned worker processes.
+
+    With ``keep`` the pool stays open for the next call with the same
+    ``n_workers`` (the chapter calls :func:`run_synthetic`, then :func:`run`,
+    which closes it): a fresh worker spends seconds of CPU importing torch and
+    SciPy. Jobs carry their own seeds and set their own thread counts, so
+    results do not depend on which worker runs which job, nor on the order.
+    """
+    if n_workers == 1:
+        return [fn(j) for j in jobs]
+    ex = _POOL.get(n_workers)
+    if ex is None or getattr(ex, "_broken", False) or getattr(ex, "_shutdown_thread", False):
+        for old in _POOL.values():
+            old.shutdown(wait=True)
+        _POOL.clear()
+        ctx = multiprocessing.get_context("spawn")
+        ex = _POOL[n_workers] = concurrent.futures.ProcessPoolExecutor(max_workers=n_workers,
+                                                                       mp_context=ctx)
+    try:
+        done = list(ex.map(fn, jobs))
+    except BaseException:
+        _POOL.pop(n_workers, None)
+        ex.shutdown(wait=False, cancel_futures=True)
+        raise
+    if not keep:
+        _POOL.pop(n_workers, None)
+        ex.shutdown(wait=True)
+    return done
+
+
 def run(protocol: Protocol, *, n_workers: int | None = None) -> TransformerResult:
     """Run Figure 3's Transformer experiment for every seed and width of ``protocol``.
 
     The ``len(seeds) * len(widths)`` jobs are independent; with
-    ``n_workers > 1`` they run on that many fresh worker processes (``spawn``;
-    widest first, to balance the load), each with ``protocol.n_threads``
-    torch threads. The numbers do not depend on ``n_workers``. Chapter of
+    ``n_workers > 1`` they run on that many spawned worker processes (widest
+    first, to balance the load; the pool :func:`run_synthetic` left open is
+    reused, then closed), each with ``protocol.n_threads`` torch threads. The numbers do not depend on ``n_workers``. Chapter of
     origin: :ref:`ch-transformer`.
 
     Parameters
@@ -283,13 +325,12 @@ def run(protocol: Protocol, *, n_workers: int | None = None) -> TransformerResul
     n_workers = pr.n_workers if n_workers is None else _v.integer("n_workers", n_workers)
     t0 = time.perf_counter()
     jobs = [(pr, s, w) for w in pr.widths[::-1] for s in pr.seeds]
-    if n_workers == 1:
-        done = [_job(j) for j in jobs]
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as ex:
-            done = list(ex.map(_job, jobs))
+    done = _map(_job, jobs, n_workers, keep=False)
     by_key = {(s, w): r for (_, s, w), r in zip(jobs, done)}
+    _FEATURES.clear()
+    for (s, w), r in by_key.items():
+        if "_features" in r:
+            _FEATURES[pr, s, w] = r.pop("_features")
     return _assemble(pr, by_key, time.perf_counter() - t0)
 
 
@@ -376,8 +417,9 @@ def summarize(result: TransformerResult, *, ridge_index: int = 0) -> Summary:
 def ridge_path(protocol: Protocol, seed: int, width: int, ridges) -> RidgePath:
     """The softmax head of one width along a path of ridges (how much the fit matters).
 
-    Pre-trains the width-``p`` network of ``seed`` (:func:`frozen_features`)
-    and fits the softmax head of every family on every training draw at each
+    Pre-trains the width-``p`` network of ``seed`` (:func:`frozen_features`;
+    the first seed's networks of the last :func:`run` of the same protocol are
+    reused, the same numbers without a second pre-training) and fits the softmax head of every family on every training draw at each
     ridge (largest first, warm-started). Shown next to Figure 3
     (:numref:`fig-transformer-ridge`). Chapter of origin: :ref:`ch-transformer`.
     """
@@ -390,7 +432,8 @@ def ridge_path(protocol: Protocol, seed: int, width: int, ridges) -> RidgePath:
         raise ValueError(f"ridges must be a non-empty sequence of distinct values, got {ridges!r}")
     ridges = np.sort(ridges)[::-1]
     with tr.threads(pr.n_threads):
-        feats = frozen_features(pr, seed, width)
+        # the last run() of this protocol already pre-trained this network: reuse it
+        feats = _FEATURES.get((pr, seed, width)) or frozen_features(pr, seed, width)
         xtr, xte = family_features(pr, seed, feats)
         n_f, n_d = len(FAMILIES), pr.n_draws
         sc = fit_heads(xtr.reshape(n_f * n_d, pr.n_train, width), np.tile(feats.y_train, (n_f, 1)),
@@ -405,7 +448,46 @@ def ridge_path(protocol: Protocol, seed: int, width: int, ridges) -> RidgePath:
                      converged=shape(sc.converged))
 
 
-def run_synthetic(protocol: SyntheticProtocol) -> SyntheticResult:
+def _synthetic_job(args) -> dict:
+    """One job of the theory panel: one ``n`` and one synthetic family (all widths, all draws)."""
+    sp, i, f = args
+    pr = sp.protocol
+    with tr.threads(pr.n_threads):
+        hmm = pr.hmm()
+        n, n_d, name = sp.ns[i], sp.n_draws, SYNTHETIC_FAMILIES[f]
+        widths = sp.widths(n)
+        s_seq, s_feat = np.random.SeedSequence(sp.seed).spawn(len(sp.ns))[i].spawn(2)
+        seqs = dh.sample(hmm, n_d * n + sp.n_test, pr.length + 1, rng=np.random.default_rng(s_seq))
+        y = seqs[:, -1]
+        p_max = int(widths.max())
+        gen = np.random.default_rng(s_feat.spawn(2)[f])       # one stream per family
+        if name == "isotropic":
+            x = ft.isotropic_features(len(y), p_max, rng=gen)
+        else:
+            law = dh.forward_filter(hmm, seqs[:, :-1])[:, -1, :]  # Bayes next-token law, (rows, V)
+            x = ft.latent_features(ft.standardise(law, law[: n_d * n]), p_max, sp.noise_sigma, rng=gen)
+        y_tr, y_te = y[: n_d * n].reshape(n_d, n), y[n_d * n:]
+        test_rows = seqs[n_d * n:]
+        x_tr, x_te = x[: n_d * n].reshape(n_d, n, p_max), x[n_d * n:]
+        p_sep = np.empty(n_d, dtype=np.int64)
+        guess = None
+        for d in range(n_d):          # the previous draw's threshold starts the next search
+            p_sep[d] = guess = separability_threshold(x_tr[d], y_tr[d], guess=guess)
+        shape = (widths.size, n_d)
+        out = {"test_ce": np.empty(shape), "train_acc": np.empty(shape), "sq": np.empty(shape),
+               "conv": np.empty(shape, dtype=bool), "p_sep": p_sep,
+               "marginal": dh.marginal_loss(hmm, test_rows),
+               "bayes": dh.bayes_loss(hmm, test_rows, positions="last")}
+        for r, p in enumerate(widths):
+            sc = fit_heads(x_tr[:, :, :p], y_tr, x_te[:, :p], y_te, pr.n_tokens,
+                           ridges=(sp.ridge,), gtol=sp.gtol, max_iter=sp.max_iter,
+                           n_threads=pr.n_threads)
+            out["test_ce"][r], out["train_acc"][r] = sc.test_ce[0], sc.train_acc[0]
+            out["sq"][r], out["conv"][r] = sc.sq_test_loss, sc.converged[0]
+    return out
+
+
+def run_synthetic(protocol: SyntheticProtocol, *, n_workers: int | None = None) -> SyntheticResult:
     """The theory panel: synthetic feature families through the same heads (:numref:`fig-transformer-theory`).
 
     For each ``n``: ``n_draws`` training sets and one test set of HMM
@@ -415,47 +497,31 @@ def run_synthetic(protocol: SyntheticProtocol) -> SyntheticResult:
     (ridge ``protocol.ridge``) and the minimum-norm squared-loss head; per
     training set the exact separability threshold ``p_sep``
     (:func:`~hmmrisk.transformer.separability.separability_threshold`).
-    Chapter of origin: :ref:`ch-transformer`.
+    The ``len(ns) * 2`` jobs (one per ``n`` and family, each with its own
+    random streams) run on ``n_workers`` spawned processes (default
+    ``protocol.protocol.n_workers``; largest ``n`` first); the numbers do not
+    depend on ``n_workers``. Chapter of origin: :ref:`ch-transformer`.
     """
     if not isinstance(protocol, SyntheticProtocol):
         raise ValueError(f"protocol must be a SyntheticProtocol, got {type(protocol).__name__}")
     sp = protocol
-    pr = sp.protocol
+    n_workers = (sp.protocol.n_workers if n_workers is None
+                 else _v.integer("n_workers", n_workers))
     t0 = time.perf_counter()
-    hmm = pr.hmm()
     n_f, n_n, n_r, n_d = len(SYNTHETIC_FAMILIES), len(sp.ns), len(sp.ratios), sp.n_draws
     widths = np.stack([sp.widths(n) for n in sp.ns])
+    jobs = [(sp, i, f) for i in range(n_n)[::-1] for f in range(n_f)]
+    done = _map(_synthetic_job, jobs, n_workers, keep=True)
+    by = {(i, f): r for (_, i, f), r in zip(jobs, done)}
     shape = (n_f, n_n, n_r, n_d)
     test_ce, train_acc, sq = np.empty(shape), np.empty(shape), np.empty(shape)
     conv = np.empty(shape, dtype=bool)
     p_sep = np.empty((n_f, n_n, n_d), dtype=np.int64)
-    streams = np.random.SeedSequence(sp.seed).spawn(n_n)
-    marg, bayes = [], []
-    for i, n in enumerate(sp.ns):
-        s_seq, s_feat = streams[i].spawn(2)
-        seqs = dh.sample(hmm, n_d * n + sp.n_test, pr.length + 1, rng=np.random.default_rng(s_seq))
-        y = seqs[:, -1]
-        law = dh.forward_filter(hmm, seqs[:, :-1])[:, -1, :]      # Bayes next-token law, (rows, V)
-        z = ft.standardise(law, law[: n_d * n])
-        p_max = int(widths[i].max())
-        gen_iso, gen_lat = [np.random.default_rng(s) for s in s_feat.spawn(2)]
-        fam_x = {"isotropic": ft.isotropic_features(len(y), p_max, rng=gen_iso),
-                 "latent": ft.latent_features(z, p_max, sp.noise_sigma, rng=gen_lat)}
-        y_tr, y_te = y[: n_d * n].reshape(n_d, n), y[n_d * n:]
-        test_rows = seqs[n_d * n:]
-        marg.append(dh.marginal_loss(hmm, test_rows))
-        bayes.append(dh.bayes_loss(hmm, test_rows, positions="last"))
-        for f, name in enumerate(SYNTHETIC_FAMILIES):
-            x = fam_x[name]
-            x_tr, x_te = x[: n_d * n].reshape(n_d, n, p_max), x[n_d * n:]
-            for d in range(n_d):
-                p_sep[f, i, d] = separability_threshold(x_tr[d], y_tr[d])
-            for r, p in enumerate(widths[i]):
-                sc = fit_heads(x_tr[:, :, :p], y_tr, x_te[:, :p], y_te, pr.n_tokens,
-                               ridges=(sp.ridge,), gtol=sp.gtol, max_iter=sp.max_iter,
-                               n_threads=pr.n_threads)
-                test_ce[f, i, r], train_acc[f, i, r] = sc.test_ce[0], sc.train_acc[0]
-                sq[f, i, r], conv[f, i, r] = sc.sq_test_loss, sc.converged[0]
+    for (i, f), r in by.items():
+        test_ce[f, i], train_acc[f, i], sq[f, i] = r["test_ce"], r["train_acc"], r["sq"]
+        conv[f, i], p_sep[f, i] = r["conv"], r["p_sep"]
+    marg = [by[i, 0]["marginal"] for i in range(n_n)]
+    bayes = [by[i, 0]["bayes"] for i in range(n_n)]
     return SyntheticResult(protocol=sp, widths=widths, test_ce=test_ce, train_acc=train_acc,
                            sq_test_loss=sq, converged=conv, p_sep=p_sep,
                            marginal=float(np.mean(marg)), bayes=float(np.mean(bayes)),

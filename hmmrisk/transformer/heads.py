@@ -472,6 +472,11 @@ class HeadScores(NamedTuple):
         Accuracy of its argmax.
     weight_norm : (ridge, problem)
         ``||W_a||_F`` (weights and bias).
+    train_margin : (ridge, problem)
+        ``min_i [s_{i y_i} - max_{k != y_i} s_{ik}] / max(1, max_{i,k} |s_{ik}|)`` for the
+        head's training logits ``s``: if it exceeds ``1e-9`` the head strictly
+        separates the training set, a certificate of exact linear separability
+        (the experiment then skips the linear programme).
     grad_norm, n_iter, converged, residual : (ridge, problem)
         Solver diagnostics (see :class:`SoftmaxFit`).
     sq_test_loss, sq_train_loss : (problem,)
@@ -492,6 +497,7 @@ class HeadScores(NamedTuple):
     test_acc: np.ndarray
     train_acc: np.ndarray
     weight_norm: np.ndarray
+    train_margin: np.ndarray
     grad_norm: np.ndarray
     n_iter: np.ndarray
     converged: np.ndarray
@@ -504,8 +510,22 @@ class HeadScores(NamedTuple):
     separable: np.ndarray
 
 
+def _relative_margin(logits, labels):
+    """``min_i [s_{i y_i} - max_{k != y_i} s_{ik}] / max(1, max |s|)``, per problem, shape (B,)."""
+    s = np.array(logits, dtype=float)
+    rows = np.arange(s.shape[1])[None, :]
+    probs = np.arange(s.shape[0])[:, None]
+    true = s[probs, rows, labels].copy()
+    s[probs, rows, labels] = -np.inf
+    scale = np.maximum(1.0, np.abs(true).max(axis=1))
+    scale = np.maximum(scale, np.abs(np.where(np.isfinite(s), s, 0.0)).max(axis=(1, 2)))
+    return (true - s.max(axis=2)).min(axis=1) / scale
+
+
 SOFTMAX_FIELDS = ("test_ce", "train_ce", "test_acc", "train_acc", "weight_norm", "grad_norm",
                   "n_iter", "converged", "residual")
+#: Softmax-head fields of :class:`HeadScores` that are diagnostics of the fit, not results.
+_EXTRA_FIELDS = ("train_margin",)
 
 
 def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
@@ -558,7 +578,7 @@ def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
         raise ValueError(f"separability must be a bool, got {separability!r}")
     y_tr = np.asarray(y_train)
     f_tr, f_te, rank = head_design(xtr, xte)
-    out = {k: np.empty((len(ridges), xtr.shape[0])) for k in SOFTMAX_FIELDS}
+    out = {k: np.empty((len(ridges), xtr.shape[0])) for k in SOFTMAX_FIELDS + _EXTRA_FIELDS}
     out["converged"] = np.zeros((len(ridges), xtr.shape[0]), dtype=bool)
     out["n_iter"] = np.zeros((len(ridges), xtr.shape[0]), dtype=np.int64)
     order = np.argsort(ridges)[::-1]
@@ -570,6 +590,7 @@ def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
         out["test_ce"][k], out["test_acc"][k] = softmax_metrics(f_te, y_te, z)
         out["train_ce"][k], out["train_acc"][k] = softmax_metrics(f_tr, y_tr, z)
         out["weight_norm"][k] = np.sqrt((z ** 2).sum(axis=(1, 2)))
+        out["train_margin"][k] = _relative_margin(f_tr @ z, y_tr)
         for key in ("grad_norm", "n_iter", "converged", "residual"):
             out[key][k] = getattr(fit, key)
     w_sq = min_norm_squared_head(f_tr, y_tr, n_classes)
