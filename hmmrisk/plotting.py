@@ -20,7 +20,7 @@ theory at the simulated ``p`` (each ``p`` has its own random spectrum).
 The one style of every figure in the book is :data:`STYLE` (palette
 :data:`COLORS`, fonts, sizes, white background, light grid, 200 dpi), applied
 by the context manager :func:`style`: the functions here draw inside it, the
-Transformer chapter's figures (:mod:`hmmrisk.transformer.plots`) too, and a
+Transformer chapter's figures (``hmmrisk.transformer.plots``) too, and a
 chapter that draws its own figure wraps the drawing in
 ``with hr.plotting.style():``.  Figures are at most :data:`WIDTH` inches wide,
 the width of the book's content column at a 1280 px window (about 770 CSS px),
