@@ -23,8 +23,8 @@ by the context manager :func:`style`: the functions here draw inside it, the
 Transformer chapter's figures (``hmmrisk.transformer.plots``) too, and a
 chapter that draws its own figure wraps the drawing in
 ``with hr.plotting.style():``.  Figures are at most :data:`WIDTH` inches wide,
-the width of the book's content column at a 1280 px window (about 770 CSS px),
-so that they are shown at 100 px per inch or more: 9-point text (the smallest
+the book's content column at a 1280 px window is 672 CSS px wide, so they are
+shown at 105 px per inch or more: 9-point text (the smallest
 in :data:`STYLE`) is then at least 12 px on screen, and the 200-dpi PNG has
 about two image pixels per screen pixel (``tests/test_browser.py`` measures
 both).  Nothing here changes matplotlib's global state at import time.
@@ -51,8 +51,8 @@ __all__ = ["COLORS", "STYLE", "WIDTH", "figure1", "figure2", "new_figure", "phas
 #: Colour-blind-safe palette (Okabe & Ito).
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
-#: Widest figure (inches): the content column at a 1280 px window holds it at >= 100 px per inch.
-WIDTH = 7.6
+#: Widest figure (inches): the 672 px content column at a 1280 px window shows it at >= 105 px per inch.
+WIDTH = 6.4
 
 #: The book's matplotlib style (rcParams), the one style of every figure; see :func:`style`.
 #: 200 dpi: PNGs at twice the resolution of the screen pixels they are shown on.
@@ -195,7 +195,7 @@ def _one_n(curves):
 
 
 def risk_figure(curves: dict, labels: dict | None = None, title: str | None = None,
-                under: str = "exact", figsize=(WIDTH, 4.0)) -> Figure:
+                under: str = "exact", figsize=(WIDTH, 4.6)) -> Figure:
     """Excess (left) and total (right) risk against ``p`` for several curves.
 
     Parameters
@@ -243,10 +243,10 @@ def _risk_figure(curves, labels, title, under, figsize):
                 Line2D([], [], color="0.2", ls="--", lw=1.0),
                 Patch(color="0.9")]
     texts += ["theory (Thm 1 / Def 2)", "$p = n$", f"$|p-n| \\leq {band}$: not simulated"]
-    fig.legend(handles, texts, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.legend(handles, texts, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
     if title:
         fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.06 * ((len(handles) + 2) // 3), 1, 0.95 if title else 1))
+    fig.tight_layout(rect=(0, 0.055 * ((len(handles) + 1) // 2), 1, 0.95 if title else 1))
     return fig
 
 

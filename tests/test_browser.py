@@ -282,8 +282,8 @@ def _figure_problems(figures: list[dict]) -> list[str]:
 
 REFRESH = re.compile(r'<meta[^>]*http-equiv="refresh"[^>]*url=([^"\s]+)"', re.I)
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\s][^$]{0,200}?\$")
-# a number in e-notation: 3.5e-29, 0.0e+00, 1.91e+04, 2E5
-E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
+# a number in e-notation: 3.5e-29, 0.0e+00, 1.91e+04, 2E5 (not a colour such as #009E73)
+E_NOTATION = re.compile(r"(?<![\w.#])\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
 
 
 def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[str]:

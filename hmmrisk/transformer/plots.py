@@ -137,8 +137,8 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
         d.set_title("(d) exact separability (LP)")
         handles, labels = a.get_legend_handles_labels()
         # below the panels, off the data
-        fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
-        fig.tight_layout(rect=(0, 0.1, 1, 1))
+        fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
 
 
@@ -236,7 +236,7 @@ def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
         a1.axhline(summ.bayes_lm, color="k", linestyle="--")
         a1.set_xlabel("pre-training step")
         a1.set_ylabel("training loss (10-step mean)")
-        a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, fontsize=8)
+        a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8)
         fig.tight_layout()
     return fig
 
@@ -258,7 +258,7 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
     path = _check(path, RidgePath, "path")
     lam = path.ridges
     with figure3_style():
-        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.6))
+        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 4.0))
         for j, f in enumerate(FAMILIES):
             for ax, val in zip(axes, (path.test_ce[j], path.train_acc[j], path.weight_norm[j])):
                 mean = val.mean(axis=1)
@@ -280,7 +280,7 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
         axes[1].set_ylabel("training accuracy")
         axes[2].set_ylabel(r"head norm $\|W_a\|_F$")
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
         fig.suptitle(f"one width, p = {path.width} (seed {path.seed})")
-        fig.tight_layout(rect=(0, 0.17, 1, 1))
+        fig.tight_layout(rect=(0, 0.22, 1, 1))
     return fig
