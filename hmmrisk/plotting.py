@@ -18,10 +18,16 @@ finer than the simulated one.  For the Gaussian embedding the lines join the
 theory at the simulated ``p`` (each ``p`` has its own random spectrum).
 
 The one style of every figure in the book is :data:`STYLE` (palette
-:data:`COLORS`, fonts, sizes, white background, light grid), applied by the
-context manager :func:`style`: the functions here draw inside it, and a chapter
-that draws its own figure wraps the drawing in ``with hr.plotting.style():``.
-Nothing here changes matplotlib's global state at import time.
+:data:`COLORS`, fonts, sizes, white background, light grid, 200 dpi), applied
+by the context manager :func:`style`: the functions here draw inside it, the
+Transformer chapter's figures (``hmmrisk.transformer.plots``) too, and a
+chapter that draws its own figure wraps the drawing in
+``with hr.plotting.style():``.  Figures are at most :data:`WIDTH` inches wide,
+the book's content column at a 1280 px window is 672 CSS px wide, so they are
+shown at 105 px per inch or more: 9-point text (the smallest
+in :data:`STYLE`) is then at least 12 px on screen, and the 200-dpi PNG has
+about two image pixels per screen pixel (``tests/test_browser.py`` measures
+both).  Nothing here changes matplotlib's global state at import time.
 """ 
 
 from __future__ import annotations
@@ -39,22 +45,29 @@ from .theory import definition3
 
 UNDER = ("exact", "asymptotic")
 
-__all__ = ["COLORS", "STYLE", "figure1", "figure2", "new_figure", "phase_figure", "risk_figure",
+__all__ = ["COLORS", "STYLE", "WIDTH", "figure1", "figure2", "new_figure", "phase_figure", "risk_figure",
            "style", "theory_line"]
 
 #: Colour-blind-safe palette (Okabe & Ito).
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 
+#: Widest figure (inches): the 672 px content column at a 1280 px window shows it at >= 105 px per inch.
+WIDTH = 6.4
+
 #: The book's matplotlib style (rcParams), the one style of every figure; see :func:`style`.
+#: 200 dpi: PNGs at twice the resolution of the screen pixels they are shown on.
 STYLE = {
     "axes.prop_cycle": "cycler('color', {})".format(list(COLORS)),
     "figure.facecolor": "white",
     "axes.facecolor": "white",
     "savefig.facecolor": "white",
     "font.size": 10.0,
-    "axes.titlesize": 11.0,
+    "axes.titlesize": 10.0,
     "axes.labelsize": 10.0,
+    "xtick.labelsize": 9.0,
+    "ytick.labelsize": 9.0,
     "legend.fontsize": 9.0,
+    "figure.titlesize": 10.5,
     "legend.frameon": False,
     "axes.grid": True,
     "axes.axisbelow": True,
@@ -62,7 +75,7 @@ STYLE = {
     "grid.linewidth": 0.6,
     "lines.linewidth": 1.6,
     "errorbar.capsize": 2.0,
-    "figure.dpi": 100.0,
+    "figure.dpi": 200.0,
     "savefig.dpi": 200.0,
 }
 
@@ -182,7 +195,7 @@ def _one_n(curves):
 
 
 def risk_figure(curves: dict, labels: dict | None = None, title: str | None = None,
-                under: str = "exact", figsize=(11.0, 4.4)) -> Figure:
+                under: str = "exact", figsize=(WIDTH, 4.6)) -> Figure:
     """Excess (left) and total (right) risk against ``p`` for several curves.
 
     Parameters
@@ -230,11 +243,10 @@ def _risk_figure(curves, labels, title, under, figsize):
                 Line2D([], [], color="0.2", ls="--", lw=1.0),
                 Patch(color="0.9")]
     texts += ["theory (Thm 1 / Def 2)", "$p = n$", f"$|p-n| \\leq {band}$: not simulated"]
-    fig.legend(handles, texts, loc="lower center", ncol=min(len(handles), 6), fontsize=9,
-               frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.legend(handles, texts, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
     if title:
-        fig.suptitle(title, fontsize=12)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.97 if title else 1))
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.055 * ((len(handles) + 1) // 2), 1, 0.95 if title else 1))
     return fig
 
 
@@ -253,8 +265,8 @@ def _paper_figure(curves, label, setting):
     c = next(iter(_check_curves(curves).values()))
     labels = {k: label.format(k=k) + " (simulation)" for k in curves}
     return risk_figure(curves, labels,
-                       title=f"Risk of the head vs model size ({setting.format(c=c)}, "
-                             fr"$\rho = {c.snr:g}$, {c.reps} training sets per point)")
+                       title=f"{setting.format(c=c)}, "
+                             fr"$\rho = {c.snr:g}$, {c.reps} training sets per point")
 
 
 # ---------------------------------------------------------------------------
@@ -289,7 +301,7 @@ def _phase_figure(diagrams, titles, figsize):
     from matplotlib.colors import Normalize
 
     k = len(diagrams)
-    fig = new_figure(figsize=figsize or (5.4 * k + 1.2, 4.6))
+    fig = new_figure(figsize=figsize or (WIDTH, 4.8))
     axes = np.atleast_1d(fig.subplots(1, k, sharey=True))
     norm = Normalize(vmin=0.0, vmax=1.0)
     for ax, g, title in zip(axes, diagrams, titles):
@@ -299,7 +311,7 @@ def _phase_figure(diagrams, titles, figsize):
         ax.contourf(g.snrs, g.noises, zero, levels=[0.5, 1.5], colors="none", hatches=["//"])
         cs = ax.contour(g.snrs, g.noises, ratio, levels=[0.25, 0.5, 0.75], colors="0.25",
                         linewidths=0.6)
-        ax.clabel(cs, fontsize=7, fmt="%.2f")
+        ax.clabel(cs, fontsize=8, fmt="%.2f")
         ax.plot(g.snrs, g.boundary, color="white", lw=3.2)
         ax.plot(g.snrs, g.boundary, color=COLORS[1], lw=1.8)
         sb = np.where((g.small_boundary >= 0) & (g.small_boundary <= 1), g.small_boundary, np.nan)
@@ -314,6 +326,7 @@ def _phase_figure(diagrams, titles, figsize):
         ax.set_xlabel(r"signal strength $\rho$")
         ax.set_title(title)
     axes[0].set_ylabel(r"noise $\sigma^2$")
+    fig.subplots_adjust(bottom=0.26, left=0.1, right=0.86, top=0.93, wspace=0.16)
     cbar = fig.colorbar(mesh, ax=list(axes), fraction=0.04, pad=0.02)
     cbar.set_label(r"$T(p^*)/d$ (best total risk / no model)")
     handles = [Patch(facecolor="none", edgecolor="0.2", hatch="//"),
@@ -324,7 +337,5 @@ def _phase_figure(diagrams, titles, figsize):
     if any(np.any(g.kind == 1) for g in diagrams):
         handles.append(Line2D([], [], color=COLORS[3], marker="x", ls=""))
         texts.append("finite $p^*$")
-    fig.legend(handles, texts, loc="lower center", ncol=len(handles), fontsize=9, frameon=False,
-               bbox_to_anchor=(0.45, 0.0))
-    fig.subplots_adjust(bottom=0.22, left=0.07, right=0.86, top=0.9, wspace=0.08)
+    fig.legend(handles, texts, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.45, 0.0))
     return fig

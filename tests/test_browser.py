@@ -18,6 +18,17 @@ A page passes when
 * no number in the prose is printed in e-notation (``3.5e-29``): numbers are
   formatted by ``hmmrisk.numbers``; code blocks and the outputs of code cells
   are exempt.
+* every figure (an ``<img>`` in a ``<figure>`` or a cell output) is sharp
+  and legible at 1280 px.  A PNG of the book stores its resolution (``pHYs``,
+  dots per inch: 200 in ``hmmrisk.plotting.STYLE``), so the page shows
+  ``clientWidth * dpi / naturalWidth`` CSS px per inch of the figure.  The
+  smallest text in any figure is 8 pt (tick labels and legends are 9 pt, a few
+  crowded legends and the contour labels 8 pt), i.e. 8/72 in; requiring at
+  least ``MIN_PX_PER_INCH = 90`` px per inch puts it at >= 10 px on screen.
+  Sharpness: at least ``MIN_DENSITY = 1.5`` image pixels per CSS px
+  (``naturalWidth / clientWidth``), so a 2x (200-dpi) PNG is not shown blown
+  up at its natural size or larger.  (For 200-dpi PNGs the first bound is
+  ``clientWidth / naturalWidth >= 0.45``, the second ``<= 0.67``.)
 
 A full-page screenshot of each page goes to ``_build/screenshots/<page>.png``.
 ``make test`` installs ``chromium`` with apt-get when it is missing; the
@@ -212,6 +223,8 @@ async () => {
         .map(el => el.textContent).filter(t => t.startsWith("\\")),
     images: [...document.images].map(img => ({
         src: img.currentSrc || img.src, ok: img.complete && img.naturalWidth > 0})),
+    figures: [...document.querySelectorAll("figure img, .cell_output img, .output img")].map(img => ({
+        src: img.currentSrc || img.src, shown: img.clientWidth, natural: img.naturalWidth})),
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
     text: texts.join(" "),
     prose: prose.join(" "),
@@ -219,10 +232,58 @@ async () => {
   };
 }
 """
+# figures: shown at >= 90 px per inch (8-pt text >= 10 px), >= 1.5 image px per CSS px
+MIN_PX_PER_INCH = 90.0
+MIN_DENSITY = 1.5
+
+
+def _png_dpi(data: bytes) -> float | None:
+    """Dots per inch stored in a PNG's ``pHYs`` chunk (None if absent or not per metre)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        if kind == b"pHYs" and length == 9:
+            body = data[pos + 8:pos + 17]
+            per_metre, unit = int.from_bytes(body[:4], "big"), body[8]
+            return per_metre * 0.0254 if unit == 1 else None
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        pos += 12 + length
+    return None
+
+
+def _figure_problems(figures: list[dict]) -> list[str]:
+    """Figures shown too small to read (< MIN_PX_PER_INCH) or blown up (< MIN_DENSITY)."""
+    problems = []
+    for fig in figures:
+        name = fig["src"].rsplit("/", 1)[-1]
+        if not fig["shown"] or not fig["natural"] or name.endswith(".svg"):
+            continue                                   # vector graphics scale without loss
+        with urllib.request.urlopen(fig["src"], timeout=30) as raw:
+            dpi = _png_dpi(raw.read())
+        if dpi is None:
+            problems.append(f"figure {name}: PNG without a resolution (pHYs): draw it inside "
+                            f"hmmrisk.plotting.style()")
+            continue
+        px_per_inch = fig["shown"] * dpi / fig["natural"]
+        density = fig["natural"] / fig["shown"]
+        if px_per_inch < MIN_PX_PER_INCH:
+            problems.append(f"figure {name}: shown at {px_per_inch:.0f} px per inch "
+                            f"({fig['natural'] / dpi:.1f} in wide at {fig['shown']} px), 8-pt text "
+                            f"would be {8 / 72 * px_per_inch:.1f} px (< 10): make it narrower")
+        if density < MIN_DENSITY:
+            problems.append(f"figure {name}: {density:.2f} image px per CSS px (< {MIN_DENSITY}): "
+                            f"low resolution for its displayed size")
+    return problems
+
+
 REFRESH = re.compile(r'<meta[^>]*http-equiv="refresh"[^>]*url=([^"\s]+)"', re.I)
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\s][^$]{0,200}?\$")
-# a number in e-notation: 3.5e-29, 0.0e+00, 1.91e+04, 2E5
-E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
+# a number in e-notation: 3.5e-29, 0.0e+00, 1.91e+04, 2E5 (not a colour such as #009E73)
+E_NOTATION = re.compile(r"(?<![\w.#])\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
 
 
 def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[str]:
@@ -264,6 +325,7 @@ def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[s
                  f"(...{info['prose'][max(m.start() - 40, 0):m.end() + 20]}...)"
                  for m in E_NOTATION.finditer(info["prose"])]
     problems += [f"image not loaded: {img['src']}" for img in info["images"] if not img["ok"]]
+    problems += _figure_problems(info["figures"])
     problems += errors
     problems += [f"broken link: {b}" for b in _broken_links(info["links"], site)]
     return problems

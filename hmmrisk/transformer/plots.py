@@ -1,11 +1,11 @@
 """The figures of the Transformer chapter (chapter :ref:`ch-transformer`).
 
 Drawing only: every number comes from a typed result of
-:mod:`~hmmrisk.transformer.experiment`. All figures are drawn inside
-:func:`figure3_style`, a deliberately small local style (white background,
-light grid, small legend font). LOCAL STYLE: to be replaced by the book's
-common plotting style when it exists; nothing here changes matplotlib's global
-state.
+:mod:`~hmmrisk.transformer.experiment`. All figures are drawn inside the
+book's one style, :func:`hmmrisk.plotting.style` (:func:`figure3_style` is that
+style), at most :data:`hmmrisk.plotting.WIDTH` inches wide; each feature family
+keeps one colour of the book's palette :data:`hmmrisk.plotting.COLORS` and one
+marker (:data:`FAMILY_STYLE`). Nothing here changes matplotlib's global state.
 """
 
 from __future__ import annotations
@@ -15,34 +15,33 @@ import contextlib
 import numpy as np
 
 from .. import _validate as _v
+from ..plotting import COLORS, WIDTH, style as _book_style
 from .protocol import FAMILIES, NETWORKS, SYNTHETIC_FAMILIES
 from .results import RidgePath, SyntheticResult, TransformerResult
 
 __all__ = ["figure3_style", "FAMILY_STYLE", "plot_figure3", "plot_theory", "plot_pretraining",
            "plot_ridge_path"]
 
-# LOCAL STYLE (minimal; the lead switches it to the common style at merge)
-_RC = {"figure.facecolor": "white", "axes.facecolor": "white", "savefig.facecolor": "white",
-       "axes.grid": True, "grid.alpha": 0.3, "font.size": 9.0, "legend.fontsize": 7.0,
-       "legend.framealpha": 0.95, "errorbar.capsize": 3.0, "lines.linewidth": 0.9,
-       "lines.markersize": 4.5}
-
-#: Marker and colour of each feature family (and network).
+#: Marker and colour (from the book's palette) of each feature family (and network).
 FAMILY_STYLE = {
-    "pretrained": dict(color="C0", marker="o", label="pre-trained"),
-    "pretrained+noise": dict(color="C2", marker="D", label=r"pre-trained + noise $u$"),
-    "untrained": dict(color="C1", marker="s", mfc="white", label="untrained (random init)"),
-    "isotropic": dict(color="C4", marker="^", label=r"isotropic $x = u$"),
-    "latent": dict(color="C5", marker="v", label=r"$x = Wz + u$"),
+    "pretrained": dict(color=COLORS[0], marker="o", label="pre-trained"),
+    "pretrained+noise": dict(color=COLORS[2], marker="D", label=r"pre-trained + noise $u$"),
+    "untrained": dict(color=COLORS[1], marker="s", mfc="white", label="untrained (random init)"),
+    "isotropic": dict(color=COLORS[4], marker="^", label=r"isotropic $x = u$"),
+    "latent": dict(color=COLORS[5], marker="v", label=r"$x = Wz + u$"),
 }
+_THRESHOLD = "0.2"          # the line p = n, as in every figure of the book
+_MARKERS = ("o", "s", "^", "D", "v")
 
 
 @contextlib.contextmanager
 def figure3_style():
-    """``with figure3_style(): ...`` draws with the chapter's local style (restored on exit)."""
-    import matplotlib
+    """``with figure3_style(): ...`` draws with the book's one style, :func:`hmmrisk.plotting.style`.
 
-    with matplotlib.rc_context(_RC):
+    Thinner lines and smaller markers than the default of the style: these
+    figures carry many overlapping curves with error bars.
+    """
+    with _book_style(lines_linewidth=1.1, lines_markersize=4.5, errorbar_capsize=2.5):
         yield
 
 
@@ -52,6 +51,17 @@ def _log_ticks(ax):
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 3.0, 5.0)))
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _no_minor_labels(*axes):
+    """Label only the decades of log axes (minor labels crowd a short range)."""
+    from matplotlib.ticker import NullFormatter
+
+    for ax in axes:
+        if ax.get_xscale() == "log":
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if ax.get_yscale() == "log":
+            ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _band(ax, x, mean, lo, hi, style, offset=1.0):
@@ -92,7 +102,7 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
     x = w / n
     seps = [summ.family(f).sep_width for f in FAMILIES if summ.family(f).sep_width is not None]
     with figure3_style():
-        fig, axes = plt.subplots(2, 2, figsize=(9.0, 7.2))
+        fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 6.8))
         a, b, c, d = axes.ravel()
         for i, f in enumerate(FAMILIES):
             s, st = summ.family(f), FAMILY_STYLE[f]
@@ -104,7 +114,7 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
         a.axhline(summ.marginal, color="0.35", linestyle="-.", label=f"marginal predictor ({summ.marginal:.2f})")
         a.axhline(summ.bayes, color="k", linestyle="--", label=f"Bayes filter ({summ.bayes:.2f})")
         for ax in (a, b, d):
-            ax.axvline(1.0, color="C3", linestyle="--", linewidth=1.0, label=f"$p = n$ = {n}")
+            ax.axvline(1.0, color=_THRESHOLD, linestyle="--", linewidth=1.0, label=f"$p = n$ = {n}")
             if seps:
                 ax.axvspan(min(seps) / n, max(seps) / n, color="0.6", alpha=0.25, linewidth=0,
                            label=r"$p_{\mathrm{sep}}$ band")
@@ -112,21 +122,23 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
             ax.set_xlabel("$p / n$")
         for ax in (a, b, c):
             ax.set_yscale("log")
+        _no_minor_labels(a, b, c, d)
         _log_ticks(a)
         a.set_ylabel("test cross-entropy (nats)")
-        a.set_title("(a) softmax head", fontsize=9)
+        a.set_title("(a) softmax head")
         b.set_ylabel("test squared loss")
-        b.set_title("(b) min-norm squared-loss head", fontsize=9)
+        b.set_title("(b) min-norm squared-loss head")
         c.set_xscale("log", base=2)
         c.set_xlabel("model size $p$")
-        c.set_ylabel(f"variance share outside top {result.protocol.n_states - 1} PCs")
-        c.set_title("(c) directions beyond the belief state", fontsize=9)
-        d.set_ylabel("fraction of training sets separable")
+        c.set_ylabel(f"variance outside top {result.protocol.n_states - 1} PCs")
+        c.set_title("(c) directions beyond the belief state")
+        d.set_ylabel("fraction separable")
         d.set_ylim(-0.03, 1.03)
-        d.set_title("(d) exact separability (LP)", fontsize=9)
+        d.set_title("(d) exact separability (LP)")
         handles, labels = a.get_legend_handles_labels()
-        d.legend(handles, labels, loc="upper left", fontsize=6.5)   # panel (d) has room there
-        fig.tight_layout()
+        # below the panels, off the data
+        fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
 
 
@@ -148,33 +160,36 @@ def plot_theory(result: SyntheticResult):
 
     res = _check(result, SyntheticResult, "result")
     ns = res.protocol.ns
-    markers = ("o", "s", "^", "D", "v")
+    markers = _MARKERS
     with figure3_style():
-        fig, axes = plt.subplots(len(SYNTHETIC_FAMILIES), 2, figsize=(9.0, 3.3 * len(SYNTHETIC_FAMILIES)),
+        fig, axes = plt.subplots(len(SYNTHETIC_FAMILIES), 2, figsize=(WIDTH, 0.5 + 2.9 * len(SYNTHETIC_FAMILIES)),
                                  squeeze=False)
         for f, fam in enumerate(SYNTHETIC_FAMILIES):
             a, b = axes[f]
             for i, n in enumerate(ns):
                 p = res.widths[i]
                 psep = float(np.median(res.p_sep[f, i]))
-                st = dict(color=f"C{i}", marker=markers[i % len(markers)], label=f"$n$ = {n}")
+                st = dict(color=COLORS[i % len(COLORS)], marker=markers[i % len(markers)], label=f"$n$ = {n}")
                 a.plot(p / psep, res.test_ce[f, i].mean(axis=-1), linestyle="-", **st)
                 b.plot(p / n, res.sq_test_loss[f, i].mean(axis=-1), linestyle="-", **st)
             a.axhline(res.marginal, color="0.35", linestyle="-.", label="marginal predictor")
             a.axvline(1.0, color="0.3", linestyle=":", linewidth=1.2)
-            b.axvline(1.0, color="C3", linestyle="--", linewidth=1.0)
+            b.axvline(1.0, color=_THRESHOLD, linestyle="--", linewidth=1.0)
             for ax in (a, b):
                 ax.set_xscale("log")
                 ax.set_yscale("log")
+            _no_minor_labels(a, b)
             _log_ticks(a)
             a.set_xlabel(r"$p / p_{\mathrm{sep}}$")
             b.set_xlabel("$p / n$")
             a.set_ylabel("test cross-entropy (nats)")
             b.set_ylabel("test squared loss")
-            a.set_title(f"{FAMILY_STYLE[fam]['label']}: softmax head", fontsize=9)
-            b.set_title(f"{FAMILY_STYLE[fam]['label']}: min-norm squared-loss head", fontsize=9)
-            a.legend(loc="upper right")
-        fig.tight_layout()
+            a.set_title(f"{FAMILY_STYLE[fam]['label']}: softmax head")
+            b.set_title(f"{FAMILY_STYLE[fam]['label']}: min-norm squared loss")
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=len(handles), frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.45 / (0.5 + 2.9 * len(SYNTHETIC_FAMILIES)), 1, 1))
     return fig
 
 
@@ -200,18 +215,18 @@ def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
         raise ValueError(f"seed_index must be < {len(result.seeds)}, got {seed_index!r}")
     w = summ.widths
     with figure3_style():
-        fig, (a0, a1) = plt.subplots(1, 2, figsize=(9.0, 3.5))
+        fig, (a0, a1) = plt.subplots(1, 2, figsize=(WIDTH, 4.6))
         for j, m in enumerate(NETWORKS):
             _band(a0, w, summ.lm_mean[j], summ.lm_lo[j], summ.lm_hi[j], FAMILY_STYLE[m])
         a0.axhline(summ.entropy, color="0.35", linestyle="-.", label="marginal entropy")
         a0.axhline(summ.bayes_lm, color="k", linestyle="--", label="Bayes filter")
         a0.set_xscale("log", base=2)
         a0.set_xticks(w)
-        a0.set_xticklabels([str(v) for v in w], fontsize=7)
+        a0.set_xticklabels([str(v) for v in w], fontsize=8)
         a0.minorticks_off()
         a0.set_xlabel("model size $p$")
         a0.set_ylabel("LM test cross-entropy (nats)")
-        a0.legend()
+        a0.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)   # off the data
         curves = result.pretrain_loss[seed_index]
         cmap = plt.get_cmap("viridis")
         kernel = np.ones(10) / 10
@@ -221,7 +236,7 @@ def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
         a1.axhline(summ.bayes_lm, color="k", linestyle="--")
         a1.set_xlabel("pre-training step")
         a1.set_ylabel("training loss (10-step mean)")
-        a1.legend(fontsize=6, ncol=2)
+        a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8)
         fig.tight_layout()
     return fig
 
@@ -243,7 +258,7 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
     path = _check(path, RidgePath, "path")
     lam = path.ridges
     with figure3_style():
-        fig, axes = plt.subplots(1, 3, figsize=(10.0, 3.3))
+        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 4.0))
         for j, f in enumerate(FAMILIES):
             for ax, val in zip(axes, (path.test_ce[j], path.train_acc[j], path.weight_norm[j])):
                 mean = val.mean(axis=1)
@@ -253,7 +268,7 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
                             label="marginal predictor")
         for ax in axes:
             if headline is not None:
-                ax.axvline(_v.real("headline", headline, low=0.0, low_open=True), color="C3",
+                ax.axvline(_v.real("headline", headline, low=0.0, low_open=True), color=_THRESHOLD,
                            linestyle=":", linewidth=1.2, label="ridge of the headline fit")
             ax.set_xscale("log")
             ax.set_xlabel(r"ridge $\lambda$")
@@ -264,7 +279,8 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
         axes[0].set_ylabel("test cross-entropy (nats)")
         axes[1].set_ylabel("training accuracy")
         axes[2].set_ylabel(r"head norm $\|W_a\|_F$")
-        axes[0].legend(fontsize=6.5)
-        fig.suptitle(f"one width, p = {path.width} (seed {path.seed})", fontsize=9)
-        fig.tight_layout()
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.suptitle(f"one width, p = {path.width} (seed {path.seed})")
+        fig.tight_layout(rect=(0, 0.22, 1, 1))
     return fig
