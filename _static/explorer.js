@@ -93,7 +93,15 @@
     if (parent) parent.appendChild(e);
     return e;
   }
-  const fmt = v => (v >= 1e4 || v < 1e-2) ? v.toExponential(0).replace("e+", "e") : String(+v.toPrecision(3));
+  // numbers as a reader writes them: 0.5, 250, 3×10⁴, 10⁻³ (never 1e4)
+  const SUP = { "-": "\u207b", "0": "\u2070", "1": "\u00b9", "2": "\u00b2", "3": "\u00b3", "4": "\u2074",
+                "5": "\u2075", "6": "\u2076", "7": "\u2077", "8": "\u2078", "9": "\u2079" };
+  const fmt = v => {
+    if (!(v >= 1e4 || v < 1e-2) || v === 0) return String(+v.toPrecision(3));
+    const e = Math.floor(Math.log10(v) + 1e-9), m = +(v / Math.pow(10, e)).toPrecision(2);
+    const pow = "10" + String(e).split("").map(c => SUP[c]).join("");
+    return m === 1 ? pow : m + "\u00d7" + pow;
+  };
 
   function panel(svg, x0, title, ps, ys, ref, n) {
     const g = el("g", { transform: "translate(" + x0 + ",0)" }, svg);

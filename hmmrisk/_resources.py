@@ -9,7 +9,7 @@ either exceeds a cap:
 * memory: ``HMMRISK_MAX_MEMORY`` (bytes; suffixes ``K``, ``M``, ``G``, ``T``
   in powers of 1024, e.g. ``16G``), default :data:`DEFAULT_MAX_MEMORY` = 4 GiB;
 * work: ``HMMRISK_MAX_WORK`` (floating-point operations, e.g. ``1e13``),
-  default :data:`DEFAULT_MAX_WORK` = 1e12, on the order of ten minutes of one
+  default :data:`DEFAULT_MAX_WORK` = ``1e12``, on the order of ten minutes of one
   core.
 
 The command line sets both with ``--max-memory`` / ``--max-work`` (which
@@ -97,7 +97,7 @@ def max_memory() -> float:
 
 
 def max_work() -> float:
-    """The work cap in floating-point operations (``HMMRISK_MAX_WORK`` or 1e12; ``inf`` = none)."""
+    """The work cap in floating-point operations (``HMMRISK_MAX_WORK`` or ``1e12``; ``inf`` = none)."""
     text = os.environ.get(ENV_WORK)
     return DEFAULT_MAX_WORK if text is None else parse_amount(ENV_WORK, text, sizes=False)
 

@@ -26,7 +26,7 @@ written (checked by creating a file next to them), and work that does not fit
 the resource caps.  Every command estimates its peak memory and its
 floating-point work first and refuses, naming the argument and the estimate,
 more than ``--max-memory`` (default 4 GiB, or ``HMMRISK_MAX_MEMORY``) or
-``--max-work`` (default 1e12 operations, or ``HMMRISK_MAX_WORK``); ``none``
+``--max-work`` (default ``1e12`` operations, or ``HMMRISK_MAX_WORK``); ``none``
 switches a cap off (see :mod:`hmmrisk._resources`).  Output files are written
 atomically (a temporary file renamed over the destination), so an interrupted
 run leaves the old file or the new one, never a partial one.  Ctrl-C (SIGINT)

@@ -419,9 +419,9 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
     ``hmmrisk._resources.CHUNK_BYTES`` (1 GiB) of working arrays, so the
     peak memory is ``O(p d) + 1 GiB + 48 bytes x reps`` whatever ``reps``;
     a run whose estimated memory or work exceeds the caps of
-    ``hmmrisk._resources`` (4 GiB, 1e12 operations by default;
+    ``hmmrisk._resources`` (4 GiB, ``1e12`` operations by default;
     ``HMMRISK_MAX_MEMORY`` / ``HMMRISK_MAX_WORK``) raises ``ValueError``, as
-    does a top eigenvalue of ``Sigma_x`` above 1e8 (see ``_check_signal``).
+    does a top eigenvalue of ``Sigma_x`` above ``1e8`` (see ``_check_signal``).
     The simulation runs with one BLAS thread, so its bits do not depend on
     ``OPENBLAS_NUM_THREADS``.
 

@@ -188,7 +188,8 @@ async () => {
       new Promise(done => { img.addEventListener("load", done);
                             img.addEventListener("error", done); })));
   // text outside code, scripts and typeset math
-  const skip = "pre, code, script, style, textarea, mjx-container, .highlight";
+  // (.sig: an API signature on the reference page is code, e.g. bounds=(1e-08, 1e8))
+  const skip = "pre, code, script, style, textarea, mjx-container, .highlight, .sig";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   const texts = [], prose = [];
   while (walker.nextNode()) {
