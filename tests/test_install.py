@@ -24,9 +24,13 @@ IMPORT_ALL = r"""
 import importlib, pkgutil, re, sys
 import hmmrisk
 assert "site-packages" in hmmrisk.__file__, hmmrisk.__file__
-names = [m.name for m in pkgutil.walk_packages(hmmrisk.__path__, "hmmrisk.")]
-torch_only = [n for n in names
-              if re.search(r"^\s*(import|from) torch", open(importlib.util.find_spec(n).origin).read(), re.M)]
+# hmmrisk.transformer is the torch-only subpackage (the [transformer] extra):
+# walking into it would import torch, so it is listed but not entered
+names = [m.name for m in pkgutil.walk_packages(hmmrisk.__path__, "hmmrisk.",
+                                               onerror=lambda name: None)
+         if not m.name.startswith("hmmrisk.transformer.")]
+torch_only = [n for n in names if n == "hmmrisk.transformer"
+              or re.search(r"^\s*(import|from) torch", open(importlib.util.find_spec(n).origin).read(), re.M)]
 for name in names:
     if name not in torch_only:
         importlib.import_module(name)

@@ -39,7 +39,7 @@ Numerically stable, overflow-safe forms are used throughout.  With
     bias   = sum_i b_i s_i u_i^2 / (1 - D2),
 
 so no eigenvalue or ``kappa`` is ever squared: the formulas hold from
-eigenvalues, ``p``, ``n`` and ridge penalties of 1e-300 to 1e300 (the
+eigenvalues, ``p``, ``n`` and ridge penalties from ``1e-300`` to ``1e300`` (the
 documented domain of the orthogonal embedding is ``snr max(p, d)/d <= 1e300``,
 as for :func:`hmmrisk.hmm.make_model`; beyond it ``ValueError`` names
 ``snr``).  An eigenvalue 1 of multiplicity ``n_unit`` (the encoder noise, on which

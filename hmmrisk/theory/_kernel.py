@@ -37,7 +37,7 @@ Overflow safety (issue 16): no eigenvalue, ``kappa`` or ``n`` is ever squared
 or multiplied by another; every term is a ratio in ``[0, 1]``, such a ratio
 over ``s + kappa``, or ``s_j u_j = kappa t_j <= min(s_j, kappa)``.  So the
 formulas hold for any finite spectrum whose trace is finite (eigenvalues from
-1e-300 to 1e300, ``p`` and ``n`` up to 1e300, penalties from 1e-300 to 1e300:
+``1e-300`` to ``1e300``, ``p`` and ``n`` up to ``1e300``, penalties from ``1e-300`` to ``1e300``:
 ``tests/test_extremes.py`` checks them against a 60-digit reference).  Before,
 ``(s + kappa)^2`` overflowed from ``s ~ 1e154`` on and the top eigenvalue
 silently dropped out of ``D2`` (a risk of 25 instead of 75).

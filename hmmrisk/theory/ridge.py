@@ -186,7 +186,7 @@ def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
     grid of ``grid`` log-spaced penalties locates the best cell, then a
     golden-section search on the two neighbouring cells refines it (the
     minimiser of a smooth function is determined only to about the square root
-    of the machine precision in relative terms, ~``1e-8``).  For ``p <= d``
+    of the machine precision in relative terms, about ``1e-8``).  For ``p <= d``
     (``Sigma_x`` a multiple of the identity, ``B*`` spread evenly over it) the
     minimiser is ``lam* = tr Sigma_r / (n b1)`` exactly
     (:prf:ref:`prop-ridge-optimal`), which the tests use as an independent

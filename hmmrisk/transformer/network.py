@@ -337,7 +337,7 @@ def extract_features(model: CausalTransformer, tokens, *, batch_size: int = 1000
     (Figure 3, :numref:`fig-transformer`). The forward pass runs on a float64
     copy of the network (the model itself is not changed): LayerNorm makes
     ``z_T`` lie in a ``(p - 1)``-dimensional affine subspace, and in float32
-    that exact null direction would come back as rounding noise ~1e-7 that a
+    that exact null direction would come back as rounding noise of about ``1e-7`` that a
     minimum-norm head would happily fit.
     """
     model = _check_model(model)
