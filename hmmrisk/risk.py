@@ -155,20 +155,14 @@ def _solve_bidiagonal(a, c, B):
 
     Forward and back substitution, one row of all ``reps`` systems at a time.
     """
-    a, c = a[..., None], c[..., None]
+    a3, c3 = a[..., None], c[..., None]
     Y = np.empty_like(B)
-    np.divide(B[0], a[0], out=Y[0])
+    np.divide(B[0], a3[0], out=Y[0])
     for i in range(1, len(B)):
-        np.multiply(c[i], Y[i - 1], out=Y[i])
+        np.multiply(c3[i], Y[i - 1], out=Y[i])
         np.subtract(B[i], Y[i], out=Y[i])
-        Y[i] /= a[i]
-    Z = np.empty_like(Y)
-    np.divide(Y[-1], a[-1], out=Z[-1])
-    for i in range(len(B) - 2, -1, -1):
-        np.multiply(c[i + 1], Z[i + 1], out=Z[i])
-        np.subtract(Y[i], Z[i], out=Z[i])
-        Z[i] /= a[i]
-    return Y, Z
+        Y[i] /= a3[i]
+    return Y, _solve_upper_bidiagonal_T(a, c, Y)
 
 
 def _unit_gram(rng, n: int, dof: int, reps: int) -> np.ndarray:
