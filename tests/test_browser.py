@@ -38,6 +38,7 @@ environment variable ``HMMRISK_CHROMIUM`` names another binary.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import threading
@@ -49,7 +50,6 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("HMMRISK_CHROMIUM", "/usr/bin/chromium")
@@ -64,20 +64,10 @@ GENERATED = ["index.html", "genindex.html", "search.html"]
 
 def _toc_pages() -> list[str]:
     """The book's pages, in table-of-contents order, as paths of ``_build/html``."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
+    spec = importlib.util.spec_from_file_location("toc", ROOT / "tools" / "toc.py")
+    toc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(toc)
+    files = toc.toc_entries()
     return [f"{Path(f).with_suffix('')}.html" for f in files]
 
 

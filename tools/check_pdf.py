@@ -23,7 +23,7 @@ import unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
 
-import yaml
+from toc import toc_entries  # tools/toc.py (this script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: an overfull box wider than this (in pt) fails: something sticks out of the page
@@ -38,20 +38,7 @@ LEAKS = ["{prf:", "{glue:", "{numref}", "{ref}", "{cite", "```", ":label:", "<di
 
 
 def toc_files() -> list[Path]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
+    files = toc_entries()
     out = []
     for f in files:
         path = next((ROOT / f).parent.glob(Path(f).name + ".*"))
