@@ -15,10 +15,11 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hmmrisk import figure_data
 
-from conftest import EXECUTED_ONCE
+from conftest import EXECUTED_ONCE, ROOT
 
 FIGURE_ID = re.compile(r'<figure\b[^>]*\bid="(fig-[^"]+)"')
 
@@ -109,3 +110,16 @@ def test_every_figure_page_records_its_data(book):
     assert not unknown, f"digests named after no figure of the book: {unknown}"
     missing = sorted(page for page, ids in figures.items() if not ids & set(second))
     assert not missing, f"pages with figures but no figure-data digest: {missing}"
+
+
+def test_slowest_chapter_is_read_first(book):
+    """tools/read_order.py: the documents of ``hmmrisk_read_first`` are read
+    (executed) before all others, so that in ``make test`` the costliest
+    chapter overlaps the unit tests instead of ending the build alone."""
+    if "reused the existing _build" in book.log:
+        pytest.skip("HMMRISK_REUSE_BUILD=1: no build log of this session")
+    first = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]["hmmrisk_read_first"]
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", book.log)
+    read = re.findall(r"reading sources\.\.\. \[\s*\d+%\] (\S+)", plain)
+    assert read, "no 'reading sources' line in the build log"
+    assert read[:len(first)] == first, read[:5]
