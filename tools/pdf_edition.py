@@ -14,10 +14,11 @@ glance", "Reading paths") into chapters 1 and 2; its opening text lands
 between the contents and chapter 1 under the running head "Contents"; the
 parts of ``_toc.yml`` vanish and the back matter is numbered on.  So, in the
 assembled document only: the opening text and the root's sections become one
-unnumbered chapter, "Preface", with its sections; each part of the table of
-contents opens with an unnumbered ``\part*`` (in the PDF's contents too);
-only the chapters of numbered parts are numbered, so "Chapter 1" is the same
-chapter in the PDF as on the site.
+unnumbered chapter, "Preface", with its sections; the caption of each part
+heads its chapters in the PDF's contents (and bookmarks); only the chapters of
+numbered parts are numbered, so "Chapter 1" is the same chapter in the PDF as
+on the site; the References chapter is the bibliography
+(``_bibliography_in_place``).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def _latex_front_and_parts(app, doctree, docname):
     root = doctree.next_node(nodes.section)
     if root is None:
         return
-    body = root.children[1:]                      # after the title: the title page's
+    body = root.children[1:]        # the title went to the title page
     cut = next((i for i, child in enumerate(body)
                 if next(iter(child.findall(addnodes.start_of_file)), None) is not None),
                len(body))
