@@ -2,8 +2,14 @@
 
 * ``pdftotext`` finds the title of every chapter of ``_toc.yml`` and every
   numbered statement of the paper (Lemma 1-2, Theorem 1-3, Definition 1-3);
-* no MyST or HTML source leaks into the text (``{prf:``, ``{glue:``, a code
-  fence, ``:label:``, ``<div``, ``$$``, untypeset TeX such as ``\\mathbb`` ...);
+* no MyST or HTML source leaks into the text (``{prf:``, ``{glue``, a code
+  fence, ``:::``, ``:label:``, an HTML tag, ``$$``, untypeset TeX such as
+  ``\\mathbb`` ...) and no Markdown table prints as text: no table rule
+  (``|---|``, ``|:--|`` or, with Sphinx's smart dashes, ``|—|``, ``|–:|``) and
+  no line that is a table row (``| a | b |``).  Lines with a straight quote
+  are exempt from the table and HTML patterns: those are code (Sphinx's
+  smart quotes curl every quote of the prose), such as the very cell that
+  builds a table with ``Markdown("| a | b |\\n|---|---|")``;
 * nothing is wider than the page: LaTeX's log (``hmmrisk.log`` next to the
   PDF) reports no overfull box wider than ``OVERFULL_PT``;
 * ``pdfimages -list`` counts at least as many images as the book has figures:
@@ -32,9 +38,41 @@ STATEMENTS = ["Lemma 1", "Lemma 2", "Theorem 1", "Theorem 2", "Theorem 3",
               "Definition 1", "Definition 2", "Definition 3"]
 # MyST roles and directives, HTML, and TeX that was not typeset (math the
 # Markdown parser broke up); code cells hold none of these outside comments
-LEAKS = ["{prf:", "{glue:", "{numref}", "{ref}", "{cite", "```", ":label:", "<div", "<script",
-         "$$", "\\begin{", "(ch-", "\\operatorname", "\\mathbb", "\\frac", "\\sum", "\\top",
-         "\\perp"]
+LEAKS = ["{prf:", "{glue", "{numref}", "{ref}", "{eq}", "{doc}", "{cite", "{math}",
+         "{download}", "```", ":::", ":label:", "<div", "<script", "$$", "\\begin{", "(ch-",
+         "\\operatorname", "\\mathbb", "\\frac", "\\sum", "\\top", "\\perp"]
+# Markdown printed instead of rendered: a table's rule row (hyphens that
+# Sphinx's smart dashes may have turned into en or em dashes), a table row on
+# a line of its own, an RST role that Sphinx did not resolve, an HTML tag.
+LEAK_PATTERNS = {
+    "a Markdown table rule": re.compile(r"\|\s*:?[-\u2013\u2014]+:?\s*\|"),
+    "a Markdown table row": re.compile(r"^\s*\|(?: [^|]+ \|){2,}\s*$"),
+    "an RST role": re.compile(r":[a-z]+(?::[a-z]+)?:[`\u2018]"),
+    "an HTML tag": re.compile(r"</?(?:a|b|br|code|details|div|em|h[1-6]|i|iframe|img|li|ol|p|pre|"
+                              r"script|section|span|strong|style|sub|summary|sup|table|tbody|td|"
+                              r"th|thead|tr|ul)(?:\s[^>]*)?/?>", re.I),
+}
+
+
+def leaks(text: str) -> list[str]:
+    """The raw MyST, Markdown, RST or HTML source in ``pdftotext``'s text, one
+    line of description each (empty when there is none)."""
+    problems = []
+    lines = text.splitlines()
+    for leak in LEAKS:
+        # a Python comment in a code cell may name a role (`{glue:text}`): not a leak
+        hits = [ln for ln in lines if leak in ln and not ln.lstrip().startswith("#")]
+        if hits:
+            problems.append(f"raw source in the text: {leak!r} in {hits[0][:160]!r}")
+    # code keeps straight quotes, the prose has none (smart quotes): a line
+    # with one is code, such as Markdown("| a | b |\n|---|---|")
+    prose = [ln for ln in lines if not ln.lstrip().startswith("#") and not re.search("[\"']", ln)]
+    for what, pattern in LEAK_PATTERNS.items():
+        hits = [ln for ln in prose if pattern.search(ln)]
+        if hits:
+            problems.append(f"raw source in the text: {what} in {len(hits)} line(s), "
+                            f"the first {hits[0][:160]!r}")
+    return problems
 
 
 def toc_files() -> list[Path]:
@@ -118,12 +156,7 @@ def main(pdf: str) -> int:
     for s in STATEMENTS:
         if not re.search(rf"\b{s}\b(?!\d)", flat):
             problems.append(f"numbered statement not found: {s}")
-    lines = text.splitlines()
-    for leak in LEAKS:
-        # a Python comment in a code cell may name a role (`{glue:text}`): not a leak
-        hits = [ln for ln in lines if leak in ln and not ln.lstrip().startswith("#")]
-        if hits:
-            problems.append(f"raw source in the text: {leak!r} in {hits[0][:160]!r}")
+    problems += leaks(text)
     # equations and code wider than the text block: LaTeX's overfull boxes
     log = pdf.with_suffix(".log")
     if log.exists():
