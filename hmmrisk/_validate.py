@@ -182,19 +182,26 @@ class Constraint:
 
 
 class Integer(Constraint):
-    """An integer ``>= min`` (integral floats accepted; bools, NaN, inf, strings refused)."""
+    """An integer ``>= min`` (integral floats accepted; bools, NaN, inf, strings refused).
 
-    def __init__(self, min: int = 1):              # noqa: A002 (scikit-learn's spelling)
+    ``array=True`` accepts a number or an array of them (every entry checked).
+    """
+
+    def __init__(self, min: int = 1, array: bool = False):   # noqa: A002 (scikit-learn's spelling)
         self.min = min
+        self.array = array
 
     def clean(self, name, value):
+        if self.array:
+            return integer_array(name, value, minimum=self.min)
         return integer(name, value, minimum=self.min)
 
     def bad_values(self):
-        return [self.min - 1, self.min - 2, self.min + 0.5, "3", math.nan, math.inf, None, True]
+        bad = [self.min - 1, self.min - 2, self.min + 0.5, "3", math.nan, math.inf, None, True]
+        return bad + ([[self.min, self.min + 0.5]] if self.array else [])
 
     def __repr__(self):
-        return f"Integer(min={self.min})"
+        return f"Integer(min={self.min}, array={self.array})"
 
 
 class Real(Constraint):
@@ -307,3 +314,117 @@ def validate(**constraints):
 def constraints_of(func) -> dict:
     """The constraints :func:`validate` declared for ``func`` (``{}`` if none)."""
     return dict(getattr(func, "__constraints__", {}))
+
+
+def reordered(old: tuple, new: str, since: str = "0.2"):
+    """Map the old positional order ``old`` of a function onto its keyword-only new signature.
+
+    For a function whose new signature makes the reordered parameters
+    keyword-only (so that no new-style call passes more than ``k`` values
+    positionally, ``k`` the number of leading positional parameters of the new
+    signature), a call with more positional values than that can only be an
+    old-style call: its values are bound by the names of ``old`` (the same
+    numbers as before) and a ``FutureWarning`` names the new form ``new``.  An
+    old-style call that mixes positions and keywords collides with the new
+    positional names and raises ``TypeError`` (duplicate argument) rather than
+    reinterpreting a value, so no call can silently get another number.
+    """
+    import functools
+    import inspect
+    import warnings
+
+    def decorate(func):
+        sig = inspect.signature(func)
+        k = sum(1 for q in sig.parameters.values()
+                if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD))
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if len(args) > k:
+                if len(args) > len(old):
+                    raise TypeError(f"{func.__name__}() takes at most {len(old)} positional "
+                                    f"arguments in its old order {old}, got {len(args)}")
+                clash = sorted(set(old[:len(args)]) & set(kwargs))
+                if clash:
+                    raise TypeError(f"{func.__name__}() got multiple values for {clash}")
+                warnings.warn(f"{func.__name__}{old} with positional arguments is the old order; "
+                              f"call {new} (the old positional order is removed after {since})",
+                              FutureWarning, stacklevel=2)
+                kwargs.update(zip(old, args))
+                args = ()
+            return func(*args, **kwargs)
+
+        wrapper.__signature__ = sig
+        return wrapper
+
+    return decorate
+
+
+class _Seed(Constraint):
+    """``rng=`` of a seeded runner (SPEC 7): a non-negative int seed, a Generator, or None.
+
+    Unlike :data:`RNG` it keeps an int as an int: a runner derives one seed
+    sequence per point from it (``SeedSequence([seed, ...])``), while a
+    Generator has per-point children spawned from it.  ``None`` draws fresh
+    OS entropy (an int, so the same per-point scheme applies).
+    """
+
+    def clean(self, name, value):
+        if isinstance(value, np.random.Generator):
+            return value
+        if value is None:
+            return int(np.random.SeedSequence().entropy)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer seed or a numpy Generator, "
+                             f"got {value!r}")
+        return int(value)
+
+    def bad_values(self):
+        return [-1, 1.5, "a", [1], True, np.random.RandomState(0)]
+
+    def __repr__(self):
+        return "SEED"
+
+
+SEED = _Seed()
+
+
+def spawn_seeds(rng_value, m: int) -> list:
+    """``m`` child :class:`numpy.random.SeedSequence` of a Generator (``Generator.spawn``, SPEC 7)."""
+    try:
+        return [g.bit_generator.seed_seq for g in rng_value.spawn(m)]
+    except (TypeError, AttributeError):
+        raise ValueError(f"rng must be a Generator that can spawn children (seeded by a "
+                         f"SeedSequence), got {rng_value!r}") from None
+
+
+def deprecated_alias(**aliases):
+    """Accept the old keyword ``old`` of a renamed parameter ``new`` (``@deprecated_alias(seed="rng")``).
+
+    The old keyword warns (``PendingDeprecationWarning``, as ``simulate_risk``'s
+    ``seed=``) and is passed on as the new one; giving both is a ``ValueError``.
+    """
+    import functools
+    import inspect
+    import warnings
+
+    def decorate(func):
+        sig = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            for old, new in aliases.items():
+                if old in kwargs:
+                    value = kwargs.pop(old)
+                    given = new in kwargs or list(sig.parameters).index(new) < len(args)
+                    if given:
+                        raise ValueError(f"pass {new} only ({old} is its deprecated alias), got "
+                                         f"{old}={value!r} as well")
+                    warnings.warn(f"{func.__name__}({old}=...) is deprecated; pass {new}=",
+                                  PendingDeprecationWarning, stacklevel=2)
+                    kwargs[new] = value
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
