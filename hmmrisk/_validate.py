@@ -112,20 +112,6 @@ def rng(seed, name: str = "rng") -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
-def rng_with_alias(rng_value, seed_value, where: str) -> np.random.Generator:
-    """:func:`rng` of ``rng=``, accepting the deprecated alias ``seed=`` of ``where``."""
-    if seed_value is not None:
-        if rng_value is not None:
-            raise ValueError(f"pass rng only (seed is its deprecated alias), got rng={rng_value!r} "
-                             f"and seed={seed_value!r}")
-        import warnings
-
-        warnings.warn(f"{where}(seed=...) is deprecated; pass rng=", PendingDeprecationWarning,
-                      stacklevel=3)
-        rng_value = seed_value
-    return rng(rng_value)
-
-
 def real_array(name: str, value, *, low: float | None = None, low_open: bool = False,
                high: float | None = None, high_open: bool = False) -> np.ndarray:
     """``value`` (a number or an array of any shape) as a float array, finite and inside the interval."""
@@ -272,6 +258,22 @@ class _RNG(Constraint):
 
     def __repr__(self):
         return "RNG"
+
+
+class OrNone(Constraint):
+    """``None`` (the parameter's "not given") or a value of ``constraint``."""
+
+    def __init__(self, constraint: Constraint):
+        self.constraint = constraint
+
+    def clean(self, name, value):
+        return None if value is None else self.constraint.clean(name, value)
+
+    def bad_values(self):
+        return [v for v in self.constraint.bad_values() if v is not None]
+
+    def __repr__(self):
+        return f"OrNone({self.constraint!r})"
 
 
 RNG = _RNG()

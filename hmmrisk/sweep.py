@@ -79,7 +79,7 @@ import numpy as np
 
 from . import _resources
 from . import _validate as check
-from ._validate import SEED, Integer, Options, deprecated_alias, spawn_seeds, validate
+from ._validate import NOISE, SEED, SNR, Integer, Options, deprecated_alias, spawn_seeds, validate
 from ._io import atomic_write
 from .hmm import EMBEDDINGS, HeadTuningModel, make_model
 from .population import population
@@ -309,6 +309,8 @@ class PointRun(NamedTuple):
     estimate: object
 
 
+@validate(n=Integer(min=2), p=Integer(), d=Integer(), noise=NOISE, snr=SNR,
+          embedding=Options(EMBEDDINGS), reps=Integer(min=2), method=Options(METHODS))
 def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", reps: int = 200,
               ridge=0.0, method: str = "conditional", simulate: bool = True,
               common_random_numbers: bool = True) -> PointRun:

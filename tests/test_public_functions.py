@@ -41,7 +41,8 @@ BAD = {
     "rng": [-1, 1.5, "a", [1]],
     "embedding": ["fourier", None, 3],
     "method": ["exact", None, 3],
-    "under": ["x", None, 3],
+    "under": ["x", None, 3, ["exact"]],
+    "refine": [0, -1, 2.5, "3", NAN, None],
     "gamma": [0, -1.0, NAN, INF, "1"],
     "psi": [0, -1.0, NAN, INF, "1"],
     "tr_sigma_r": [-1.0, NAN, INF, "1"],
@@ -54,6 +55,7 @@ MODEL = hr.make_model(8, 3, 0.5, rng=0)
 POP = hr.population(MODEL)
 X6 = np.random.default_rng(0).standard_normal((6, 8))
 EIG = np.linspace(0.5, 2.0, 30)
+CURVE = hr.curves.risk_curve(10, 3, 0.5, [5, 20], reps=3, rng=0)
 
 #: One valid call per public function: ``name -> kwargs`` (the function is looked up by name).
 VALID = {
@@ -108,14 +110,15 @@ VALID = {
     "hmmrisk.sweep.point_seed": dict(seed=0, point=(10, 5, 3, 0.5, 1.0, "orthogonal")),
     "hmmrisk.sweep.run_point": dict(n=10, p=5, d=3, noise=0.5, snr=1.0, seed=0, reps=2, ridge=0.1),
     "hmmrisk.sweep.sweep": dict(grid=dict(n=10, p=5, d=3, noise=0.5), progress=False),
+    "hmmrisk.plotting.theory_line": dict(curve=CURVE, under="exact", refine=4),
+    "hmmrisk.plotting.risk_figure": dict(curves={1: CURVE}, under="asymptotic"),
     "hmmrisk.figure_data.digest": dict(a=np.ones(2)),
     "hmmrisk.figure_data.record": dict(name="fig-x", a=np.ones(2)),
 }
 
 #: Public functions that take no numeric input to check (figures of checked results, contexts).
 NOT_GENERATED = {"hmmrisk.plotting.figure1", "hmmrisk.plotting.figure2", "hmmrisk.plotting.new_figure",
-                 "hmmrisk.plotting.phase_figure", "hmmrisk.plotting.risk_figure",
-                 "hmmrisk.plotting.style", "hmmrisk.plotting.theory_line"}
+                 "hmmrisk.plotting.phase_figure", "hmmrisk.plotting.style"}
 
 
 def _public_functions():

@@ -67,7 +67,6 @@ def _size_rows():
         yield (lambda v=v: hr.simulate_risk(MODEL, v, reps=5)), "n"
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=v)), "reps"
         yield (lambda v=v: head.spectral_filter(np.ones(3), v, 0.0)), "n"
-        yield (lambda v=v: plotting.theory_line(CURVE, refine=v)), "refine"
         yield (lambda v=v: dh.random_sparse_hmm(v, 6)), "n_states"
         yield (lambda v=v: dh.random_sparse_hmm(4, v)), "n_tokens"
         yield (lambda v=v: dh.sample(HMM, v, 5)), "n_sequences"
@@ -98,9 +97,7 @@ def _real_rows():
 def _choice_and_seed_rows():
     for v in ("exact", ["fit"], None):
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, method=v)), "method"
-    for v in ("x", None, ["exact"]):
-        yield (lambda v=v: plotting.theory_line(CURVE, under=v)), "under"
-        yield (lambda v=v: plotting.risk_figure({1: CURVE}, under=v)), "under"
+    # plotting's under= and refine= are declared (@validate): tests/test_public_functions.py
     for v in ("x", ["all"]):
         yield (lambda v=v: dh.bayes_loss(HMM, TOKENS, positions=v)), "positions"
     for v in (-1, 1.5, "a", [1]):
