@@ -40,12 +40,16 @@ def real(name: str, value, *, low: float | None = None, high: float | None = Non
     lo_bad = low is not None and (value < low or (low_open and value == low))
     hi_bad = high is not None and (value > high or (high_open and value == high))
     if lo_bad or hi_bad:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}, got {value!r}")
+        raise ValueError(f"{name} must lie in {_interval(low, high, low_open, high_open)}, "
+                         f"got {value!r}")
     return value
+
+
+def _interval(low, high, low_open, high_open) -> str:
+    """``[low, high)`` and the like, for messages (``None`` is an infinite end)."""
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
 
 
 def noise(value) -> float:
@@ -129,11 +133,7 @@ def real_array(name: str, value, *, low: float | None = None, low_open: bool = F
     if high is not None:
         bad |= (arr >= high) if high_open else (arr > high)
     if np.any(bad):
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be finite and lie in {left}{lo}, {hi}{right}, "
+        raise ValueError(f"{name} must be finite and lie in {_interval(low, high, low_open, high_open)}, "
                          f"got {arr[bad].ravel()[0]!r}")
     return arr
 

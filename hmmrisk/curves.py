@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from ._validate import NOISE, SEED, SNR, Integer, Options, deprecated_alias, spawn_seeds, validate
+from ._validate import (NOISE, SEED, SNR, Integer, Options, OrNone, deprecated_alias, spawn_seeds,
+                        validate)
 from .hmm import EMBEDDINGS
 from .risk import METHODS
 from .population import population
@@ -199,6 +200,7 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
 
 
 @deprecated_alias(seed="rng")
+@validate(reps=OrNone(Integer(min=2)), rng=OrNone(SEED))
 def figure1_curves(reps: int | None = None, ps=None, rng=None, noises=None) -> dict:
     """Figure 1: ``{sigma^2: RiskCurve}`` with :data:`FIGURE1`'s parameters.
 
@@ -210,28 +212,28 @@ def figure1_curves(reps: int | None = None, ps=None, rng=None, noises=None) -> d
     a Generator spawns each curve's points in turn).  ``seed=`` is a
     deprecated alias.
     """
-    cfg = FIGURE1
-    ps = cfg["ps"] if ps is None else ps
-    reps = cfg["reps"] if reps is None else reps
-    rng = cfg["seed"] if rng is None else rng
+    cfg, kw = _figure_config(FIGURE1, reps, ps, rng)
     noises = cfg["noises"] if noises is None else _distinct("noises", noises)
-    return {noise: risk_curve(cfg["n"], cfg["d"], noise, ps, snr=cfg["snr"], reps=reps, rng=rng)
-            for noise in noises}
+    return {noise: risk_curve(cfg["n"], cfg["d"], noise, **kw) for noise in noises}
 
 
 @deprecated_alias(seed="rng")
+@validate(reps=OrNone(Integer(min=2)), rng=OrNone(SEED))
 def figure2_curves(reps: int | None = None, ps=None, rng=None, ns=None) -> dict:
     """Figure 2: ``{n: RiskCurve}`` with :data:`FIGURE2`'s parameters (``ns`` overrides the sample sizes).
 
     ``rng`` as in :func:`figure1_curves` (``None`` is ``FIGURE2["seed"]``).
     """
-    cfg = FIGURE2
-    ps = cfg["ps"] if ps is None else ps
-    reps = cfg["reps"] if reps is None else reps
-    rng = cfg["seed"] if rng is None else rng
+    cfg, kw = _figure_config(FIGURE2, reps, ps, rng)
     ns = cfg["ns"] if ns is None else _distinct("ns", ns)
-    return {n: risk_curve(n, cfg["d"], cfg["noise"], ps, snr=cfg["snr"], reps=reps, rng=rng)
-            for n in ns}
+    return {n: risk_curve(n, cfg["d"], cfg["noise"], **kw) for n in ns}
+
+
+def _figure_config(cfg, reps, ps, rng):
+    """A figure's parameters with the overrides that are not ``None``: ``(cfg, risk_curve keywords)``."""
+    return cfg, dict(ps=cfg["ps"] if ps is None else ps, snr=cfg["snr"],
+                     reps=cfg["reps"] if reps is None else reps,
+                     rng=cfg["seed"] if rng is None else rng)
 
 
 def _distinct(name, values) -> tuple:

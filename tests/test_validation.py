@@ -74,8 +74,6 @@ def _size_rows():
         yield (lambda v=v: dh.marginal_distribution(HMM, v)), "position"
     for v in [v for v in SIZES if v is not None]:       # None means "the default" here
         yield (lambda v=v: MODEL.sample(3, reps=v)), "reps"
-        yield (lambda v=v: curves.figure1_curves(reps=v, ps=[50])), "reps"
-        yield (lambda v=v: curves.figure2_curves(reps=v, ps=[50])), "reps"
     for v in (1, 1.0):                                 # n >= 2 where a variance needs it
         yield (lambda v=v: hr.simulate_risk(MODEL, v)), "n"
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=v)), "reps"
