@@ -121,3 +121,13 @@ def test_rng_and_its_alias_together_are_refused(name):
 def test_legacy_generator_is_refused(name):
     with pytest.raises(ValueError, match="rng"):
         RUNNERS[name](rng=np.random.RandomState(0))
+
+
+def test_generator_sweep_does_not_depend_on_the_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    serial = sw.sweep(GRID, simulate=True, reps=4, progress=False, rng=np.random.default_rng(8))
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        pooled = sw.sweep(GRID, simulate=True, reps=4, progress=False, rng=np.random.default_rng(8),
+                          executor=ex)
+    assert np.array_equal(_numbers(serial), _numbers(pooled))
