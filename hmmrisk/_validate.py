@@ -318,7 +318,7 @@ def constraints_of(func) -> dict:
     return dict(getattr(func, "__constraints__", {}))
 
 
-def reordered(old: tuple, new: str, since: str = "0.2"):
+def reordered(old: tuple, new: str):
     """Map the old positional order ``old`` of a function onto its keyword-only new signature.
 
     For a function whose new signature makes the reordered parameters
@@ -349,8 +349,9 @@ def reordered(old: tuple, new: str, since: str = "0.2"):
                 clash = sorted(set(old[:len(args)]) & set(kwargs))
                 if clash:
                     raise TypeError(f"{func.__name__}() got multiple values for {clash}")
-                warnings.warn(f"{func.__name__}{old} with positional arguments is the old order; "
-                              f"call {new} (the old positional order is removed after {since})",
+                warnings.warn(f"{func.__name__}({', '.join(old)}) with positional arguments is the "
+                              f"old order; "
+                              f"call {new} (a future version will refuse the old order)",
                               FutureWarning, stacklevel=2)
                 kwargs.update(zip(old, args))
                 args = ()
