@@ -40,12 +40,16 @@ def real(name: str, value, *, low: float | None = None, high: float | None = Non
     lo_bad = low is not None and (value < low or (low_open and value == low))
     hi_bad = high is not None and (value > high or (high_open and value == high))
     if lo_bad or hi_bad:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}, got {value!r}")
+        raise ValueError(f"{name} must lie in {_interval(low, high, low_open, high_open)}, "
+                         f"got {value!r}")
     return value
+
+
+def _interval(low, high, low_open, high_open) -> str:
+    """``[low, high)`` and the like, for messages (``None`` is an infinite end)."""
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return f"{'(' if low_open else '['}{lo}, {hi}{')' if high_open else ']'}"
 
 
 def noise(value) -> float:
@@ -112,20 +116,6 @@ def rng(seed, name: str = "rng") -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
-def rng_with_alias(rng_value, seed_value, where: str) -> np.random.Generator:
-    """:func:`rng` of ``rng=``, accepting the deprecated alias ``seed=`` of ``where``."""
-    if seed_value is not None:
-        if rng_value is not None:
-            raise ValueError(f"pass rng only (seed is its deprecated alias), got rng={rng_value!r} "
-                             f"and seed={seed_value!r}")
-        import warnings
-
-        warnings.warn(f"{where}(seed=...) is deprecated; pass rng=", PendingDeprecationWarning,
-                      stacklevel=3)
-        rng_value = seed_value
-    return rng(rng_value)
-
-
 def real_array(name: str, value, *, low: float | None = None, low_open: bool = False,
                high: float | None = None, high_open: bool = False) -> np.ndarray:
     """``value`` (a number or an array of any shape) as a float array, finite and inside the interval."""
@@ -143,11 +133,7 @@ def real_array(name: str, value, *, low: float | None = None, low_open: bool = F
     if high is not None:
         bad |= (arr >= high) if high_open else (arr > high)
     if np.any(bad):
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be finite and lie in {left}{lo}, {hi}{right}, "
+        raise ValueError(f"{name} must be finite and lie in {_interval(low, high, low_open, high_open)}, "
                          f"got {arr[bad].ravel()[0]!r}")
     return arr
 
@@ -182,19 +168,26 @@ class Constraint:
 
 
 class Integer(Constraint):
-    """An integer ``>= min`` (integral floats accepted; bools, NaN, inf, strings refused)."""
+    """An integer ``>= min`` (integral floats accepted; bools, NaN, inf, strings refused).
 
-    def __init__(self, min: int = 1):              # noqa: A002 (scikit-learn's spelling)
+    ``array=True`` accepts a number or an array of them (every entry checked).
+    """
+
+    def __init__(self, min: int = 1, array: bool = False):   # noqa: A002 (scikit-learn's spelling)
         self.min = min
+        self.array = array
 
     def clean(self, name, value):
+        if self.array:
+            return integer_array(name, value, minimum=self.min)
         return integer(name, value, minimum=self.min)
 
     def bad_values(self):
-        return [self.min - 1, self.min - 2, self.min + 0.5, "3", math.nan, math.inf, None, True]
+        bad = [self.min - 1, self.min - 2, self.min + 0.5, "3", math.nan, math.inf, None, True]
+        return bad + ([[self.min, self.min + 0.5]] if self.array else [])
 
     def __repr__(self):
-        return f"Integer(min={self.min})"
+        return f"Integer(min={self.min}, array={self.array})"
 
 
 class Real(Constraint):
@@ -267,6 +260,22 @@ class _RNG(Constraint):
         return "RNG"
 
 
+class OrNone(Constraint):
+    """``None`` (the parameter's "not given") or a value of ``constraint``."""
+
+    def __init__(self, constraint: Constraint):
+        self.constraint = constraint
+
+    def clean(self, name, value):
+        return None if value is None else self.constraint.clean(name, value)
+
+    def bad_values(self):
+        return [v for v in self.constraint.bad_values() if v is not None]
+
+    def __repr__(self):
+        return f"OrNone({self.constraint!r})"
+
+
 RNG = _RNG()
 NOISE = Interval(0.0, 1.0)                  #: the HMM noise variance sigma^2
 SNR = Real(gt=0.0)                           #: the signal strength rho
@@ -307,3 +316,118 @@ def validate(**constraints):
 def constraints_of(func) -> dict:
     """The constraints :func:`validate` declared for ``func`` (``{}`` if none)."""
     return dict(getattr(func, "__constraints__", {}))
+
+
+def reordered(old: tuple, new: str):
+    """Map the old positional order ``old`` of a function onto its keyword-only new signature.
+
+    For a function whose new signature makes the reordered parameters
+    keyword-only (so that no new-style call passes more than ``k`` values
+    positionally, ``k`` the number of leading positional parameters of the new
+    signature), a call with more positional values than that can only be an
+    old-style call: its values are bound by the names of ``old`` (the same
+    numbers as before) and a ``FutureWarning`` names the new form ``new``.  An
+    old-style call that mixes positions and keywords collides with the new
+    positional names and raises ``TypeError`` (duplicate argument) rather than
+    reinterpreting a value, so no call can silently get another number.
+    """
+    import functools
+    import inspect
+    import warnings
+
+    def decorate(func):
+        sig = inspect.signature(func)
+        k = sum(1 for q in sig.parameters.values()
+                if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD))
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            if len(args) > k:
+                if len(args) > len(old):
+                    raise TypeError(f"{func.__name__}() takes at most {len(old)} positional "
+                                    f"arguments in its old order {old}, got {len(args)}")
+                clash = sorted(set(old[:len(args)]) & set(kwargs))
+                if clash:
+                    raise TypeError(f"{func.__name__}() got multiple values for {clash}")
+                warnings.warn(f"{func.__name__}({', '.join(old)}) with positional arguments is the "
+                              f"old order; "
+                              f"call {new} (a future version will refuse the old order)",
+                              FutureWarning, stacklevel=2)
+                kwargs.update(zip(old, args))
+                args = ()
+            return func(*args, **kwargs)
+
+        wrapper.__signature__ = sig
+        return wrapper
+
+    return decorate
+
+
+class _Seed(Constraint):
+    """``rng=`` of a seeded runner (SPEC 7): a non-negative int seed, a Generator, or None.
+
+    Unlike :data:`RNG` it keeps an int as an int: a runner derives one seed
+    sequence per point from it (``SeedSequence([seed, ...])``), while a
+    Generator has per-point children spawned from it.  ``None`` draws fresh
+    OS entropy (an int, so the same per-point scheme applies).
+    """
+
+    def clean(self, name, value):
+        if isinstance(value, np.random.Generator):
+            return value
+        if value is None:
+            return int(np.random.SeedSequence().entropy)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer seed or a numpy Generator, "
+                             f"got {value!r}")
+        return int(value)
+
+    def bad_values(self):
+        return [-1, 1.5, "a", [1], True, np.random.RandomState(0)]
+
+    def __repr__(self):
+        return "SEED"
+
+
+SEED = _Seed()
+
+
+def spawn_seeds(rng_value, m: int) -> list:
+    """``m`` child :class:`numpy.random.SeedSequence` of a Generator (``Generator.spawn``, SPEC 7)."""
+    try:
+        return [g.bit_generator.seed_seq for g in rng_value.spawn(m)]
+    except (TypeError, AttributeError):
+        raise ValueError(f"rng must be a Generator that can spawn children (seeded by a "
+                         f"SeedSequence), got {rng_value!r}") from None
+
+
+def deprecated_alias(**aliases):
+    """Accept the old keyword ``old`` of a renamed parameter ``new`` (``@deprecated_alias(seed="rng")``).
+
+    The old keyword warns (``PendingDeprecationWarning``, as ``simulate_risk``'s
+    ``seed=``) and is passed on as the new one; giving both is a ``ValueError``.
+    """
+    import functools
+    import inspect
+    import warnings
+
+    def decorate(func):
+        sig = inspect.signature(func)
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            for old, new in aliases.items():
+                if old in kwargs:
+                    value = kwargs.pop(old)
+                    given = new in kwargs or list(sig.parameters).index(new) < len(args)
+                    if given:
+                        raise ValueError(f"pass {new} only ({old} is its deprecated alias), got "
+                                         f"{old}={value!r} as well")
+                    warnings.warn(f"{func.__name__}({old}=...) is deprecated; pass {new}=",
+                                  PendingDeprecationWarning, stacklevel=2)
+                    kwargs[new] = value
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

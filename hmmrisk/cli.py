@@ -402,9 +402,16 @@ def _figure_command(args) -> int:
     return 0
 
 
+def _seed(value):
+    """``--seed`` (an int >= 0, or None for the figure's own) as the library's ``rng=``."""
+    if value is not None and value < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {value}")
+    return value
+
+
 def _risk_figure(args, curves, plotting):
     """Figures 1-2: the chapter's calls, with the axis the paper varies overridable."""
-    kw = dict(reps=args.reps, ps=args.ps, seed=args.seed)
+    kw = dict(reps=args.reps, ps=args.ps, rng=_seed(args.seed))
     if args.number == 1:
         return plotting.figure1(curves.figure1_curves(**kw, noises=args.noises))
     return plotting.figure2(curves.figure2_curves(**kw, ns=args.ns))
@@ -497,7 +504,7 @@ def _sweep_command(args) -> int:
         raise ValueError(f"band must be an integer >= 1, got {args.band}")
     grid = dict(n=args.n, p=args.p, d=args.d, noise=args.noise, snr=args.snr, embedding=args.embedding)
     kw = dict(theory=args.theory, simulate=args.simulate, reps=200 if args.reps is None else args.reps,
-              seed=args.seed, band=args.band, progress=False if args.no_progress else None)
+              rng=_seed(args.seed), band=args.band, progress=False if args.no_progress else None)
     from .sweep import grid_points
     _resources.check_grid(list(grid.values()))      # 10^12 points: refused before validating each
     points = grid_points(grid)           # bad grids fail before any worker starts

@@ -7,10 +7,12 @@ population (:func:`hmmrisk.theory.predicted_risk`: Theorem 1 exact for
 ``p < n - 1``, Definition 2 for ``p > n``) and estimates the mean excess risk
 over ``reps`` training sets with :func:`~hmmrisk.risk.simulate_risk`.
 
-Seeds: the model and the training sets at model size ``p`` come from
-``np.random.SeedSequence([seed, p])``, so a point does not depend on the rest
-of the grid, and curves that share ``seed`` share their encoders (common
-random numbers across ``sigma^2`` and ``n``).
+Seeds (``rng=``, SPEC 7): with an int seed the model and the training sets at
+model size ``p`` come from ``np.random.SeedSequence([seed, p])``, so a point
+does not depend on the rest of the grid, and curves that share the seed share
+their encoders (common random numbers across ``sigma^2`` and ``n``).  With a
+``numpy.random.Generator`` each point gets one child spawned from it, in grid
+order.
 
 Near the interpolation threshold the Monte Carlo mean is useless: for
 Gaussian inputs the mean risk is infinite for ``|p - n| <= 1`` and its
@@ -30,7 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
+from ._validate import (NOISE, SEED, SNR, Integer, Options, OrNone, deprecated_alias, spawn_seeds,
+                        validate)
 from .hmm import EMBEDDINGS
+from .risk import METHODS
 from .population import population
 from .sweep import run_point
 from .theory import Predictions, predicted_curve
@@ -54,8 +59,10 @@ class RiskCurve:
     ----------
     p : (m,) int array
         Model sizes.
-    n, d, noise, snr, embedding, reps, seed, band
+    n, d, noise, snr, embedding, reps, band
         The sweep's parameters.
+    seed : int or None
+        The int seed of ``rng=`` (``None`` when a Generator was given).
     theory : :class:`~hmmrisk.theory.Predictions`
         Bias, variance, irreducible (``tr Sigma_r``) and formula at each ``p``,
         for the very model that was simulated.
@@ -73,7 +80,7 @@ class RiskCurve:
     snr: float
     embedding: str
     reps: int
-    seed: int
+    seed: int | None
     band: int
     theory: Predictions
     sim_risk: np.ndarray
@@ -135,8 +142,11 @@ def _grid(ps) -> np.ndarray:
     return out
 
 
+@deprecated_alias(seed="rng")
+@validate(n=Integer(min=2), d=Integer(), noise=NOISE, snr=SNR, embedding=Options(EMBEDDINGS),
+          reps=Integer(min=2), rng=SEED, band=Integer(min=1), method=Options(METHODS))
 def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
-               embedding: str = "orthogonal", reps: int = 200, seed: int = 0,
+               embedding: str = "orthogonal", reps: int = 200, rng=0,
                band: int = 3, method: str = "conditional") -> RiskCurve:
     """Theory and Monte Carlo excess risk of the head over a grid of ``p``.
 
@@ -152,9 +162,12 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
         Encoder of :func:`~hmmrisk.hmm.make_model`.
     reps : int
         Training sets per simulated point (``>= 2``; the figures use 200).
-    seed : int
-        Base seed ``>= 0``; point ``p`` is drawn by :func:`hmmrisk.sweep.run_point`
-        with ``seed=[seed, p]`` (``SeedSequence([seed, p])``).
+    rng : int, numpy.random.Generator or None
+        An int seed ``>= 0`` (default 0): point ``p`` is drawn by
+        :func:`hmmrisk.sweep.run_point` with ``seed=[rng, p]``
+        (``SeedSequence([rng, p])``).  A Generator: one child per point,
+        spawned in grid order.  ``None``: fresh OS entropy.  ``seed=`` is a
+        deprecated alias (``PendingDeprecationWarning``).
     band : int
         Points with ``|p - n| <= band`` are excluded (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).
@@ -165,20 +178,15 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
     -------
     RiskCurve
     """
-    n = check.integer("n", n, minimum=2)
-    d = check.integer("d", d)
-    noise, snr = check.noise(noise), check.snr(snr)
-    check.choice("embedding", embedding, EMBEDDINGS)
-    reps = check.integer("reps", reps, minimum=2)
-    seed = check.integer("seed", seed, minimum=0)
-    band = check.integer("band", band, minimum=1)
     p = _grid(ps)
     m = p.size
+    seed = rng if isinstance(rng, int) else None
+    seeds = [[seed, int(pi)] for pi in p] if seed is not None else spawn_seeds(rng, m)
     sim = np.full((4, m), np.nan)
     excluded = np.abs(p - n) <= band
     pops = []
     for i, pi in enumerate(p):
-        run = run_point(n, int(pi), d, noise, snr, seed=[seed, int(pi)], embedding=embedding,
+        run = run_point(n, int(pi), d, noise, snr, seed=seeds[i], embedding=embedding,
                         reps=reps, method=method, simulate=not excluded[i])
         pops.append(population(run.model))
         if excluded[i]:
@@ -191,32 +199,41 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
                      sim_bias=sim[2], sim_variance=sim[3], excluded=excluded)
 
 
-def figure1_curves(reps: int | None = None, ps=None, seed: int | None = None,
-                   noises=None) -> dict:
+@deprecated_alias(seed="rng")
+@validate(reps=OrNone(Integer(min=2)), rng=OrNone(SEED))
+def figure1_curves(reps: int | None = None, ps=None, rng=None, noises=None) -> dict:
     """Figure 1: ``{sigma^2: RiskCurve}`` with :data:`FIGURE1`'s parameters.
 
-    ``reps``, ``ps``, ``seed`` and ``noises`` (the values of ``sigma^2``, one
+    ``reps``, ``ps``, ``rng`` and ``noises`` (the values of ``sigma^2``, one
     curve each) override the defaults, e.g. for a quick run or from
-    ``python -m hmmrisk figure 1``.
+    ``python -m hmmrisk figure 1``.  ``rng=None`` is the figure's seed
+    (``FIGURE1["seed"]``, 2024), not fresh entropy; an int or a Generator is
+    passed to :func:`risk_curve` (every curve from an int shares its encoders;
+    a Generator spawns each curve's points in turn).  ``seed=`` is a
+    deprecated alias.
     """
-    cfg = FIGURE1
-    ps = cfg["ps"] if ps is None else ps
-    reps = cfg["reps"] if reps is None else reps
-    seed = cfg["seed"] if seed is None else seed
+    cfg, kw = _figure_config(FIGURE1, reps, ps, rng)
     noises = cfg["noises"] if noises is None else _distinct("noises", noises)
-    return {noise: risk_curve(cfg["n"], cfg["d"], noise, ps, snr=cfg["snr"], reps=reps, seed=seed)
-            for noise in noises}
+    return {noise: risk_curve(cfg["n"], cfg["d"], noise, **kw) for noise in noises}
 
 
-def figure2_curves(reps: int | None = None, ps=None, seed: int | None = None, ns=None) -> dict:
-    """Figure 2: ``{n: RiskCurve}`` with :data:`FIGURE2`'s parameters (``ns`` overrides the sample sizes)."""
-    cfg = FIGURE2
-    ps = cfg["ps"] if ps is None else ps
-    reps = cfg["reps"] if reps is None else reps
-    seed = cfg["seed"] if seed is None else seed
+@deprecated_alias(seed="rng")
+@validate(reps=OrNone(Integer(min=2)), rng=OrNone(SEED))
+def figure2_curves(reps: int | None = None, ps=None, rng=None, ns=None) -> dict:
+    """Figure 2: ``{n: RiskCurve}`` with :data:`FIGURE2`'s parameters (``ns`` overrides the sample sizes).
+
+    ``rng`` as in :func:`figure1_curves` (``None`` is ``FIGURE2["seed"]``).
+    """
+    cfg, kw = _figure_config(FIGURE2, reps, ps, rng)
     ns = cfg["ns"] if ns is None else _distinct("ns", ns)
-    return {n: risk_curve(n, cfg["d"], cfg["noise"], ps, snr=cfg["snr"], reps=reps, seed=seed)
-            for n in ns}
+    return {n: risk_curve(n, cfg["d"], cfg["noise"], **kw) for n in ns}
+
+
+def _figure_config(cfg, reps, ps, rng):
+    """A figure's parameters with the overrides that are not ``None``: ``(cfg, risk_curve keywords)``."""
+    return cfg, dict(ps=cfg["ps"] if ps is None else ps, snr=cfg["snr"],
+                     reps=cfg["reps"] if reps is None else reps,
+                     rng=cfg["seed"] if rng is None else rng)
 
 
 def _distinct(name, values) -> tuple:

@@ -32,6 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
+from ._validate import (NOISE, SEED, SNR, Integer, Interval, Real, deprecated_alias, spawn_seeds,
+                        validate)
+
+_POSITIVE = Real(gt=0.0, array=True)
+_SIGNAL = Real(ge=0.0, array=True)
 from .sweep import run_point
 from .theory import (Predictions, definition2, definition3,
                      orthogonal_spectrum, theorem1)
@@ -79,10 +84,7 @@ class ExactVsAsymptotic:
         return np.where(np.abs(self.p - self.n) <= 1, np.inf, gap)
 
 
-def _positive(name, value):
-    return check.real_array(name, value, low=0.0, low_open=True)
-
-
+@validate(n=Integer(min=2, array=True), p=Integer(array=True), signal=_SIGNAL, tr_sigma_r=_POSITIVE)
 def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
     """Exact and asymptotic mean risk for isotropic ``Sigma_x`` (:prf:ref:`prop-finite-n-gap`).
 
@@ -119,19 +121,15 @@ def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
     ExactVsAsymptotic
         Float arrays of the broadcast shape of the arguments.
     """
-    n = check.integer_array("n", n, minimum=2)
-    p = check.integer_array("p", p, minimum=1)
-    s = check.real_array("signal", signal, low=0.0)
-    t = _positive("tr_sigma_r", tr_sigma_r)
-    n, p, s, t = np.broadcast_arrays(n, p, s, t)
+    n, p, s, t = np.broadcast_arrays(n, p, signal, tr_sigma_r)
     shape = n.shape
     n, p, s, t = (a.ravel() for a in (n, p, s, t))
     eb, ev, ab, av = (np.zeros(n.size) for _ in range(4))
     under = p <= n
     for nv in np.unique(n[under]):
         k = under & (n == nv)
-        ev[k] = theorem1(t[k], p[k], int(nv), exact=True)
-        av[k] = theorem1(t[k], p[k], int(nv), exact=False)
+        ev[k] = theorem1(int(nv), p[k], tr_sigma_r=t[k], exact=True)
+        av[k] = theorem1(int(nv), p[k], tr_sigma_r=t[k], exact=False)
     over = ~under
     if np.any(over):
         no, po, so, to = n[over], p[over], s[over], t[over]
@@ -151,6 +149,7 @@ def _variance_share(n, p, s, t):
         return np.where(p > n, var / (var + bias), 1.0)
 
 
+@validate(n=_POSITIVE, p=_POSITIVE, signal=_SIGNAL, tr_sigma_r=_POSITIVE)
 def isotropic_gap(n, p, signal=0.0, tr_sigma_r=1.0):
     """Relative gap ``exact / asymptotic - 1`` in closed form (:prf:ref:`prop-finite-n-gap`).
 
@@ -169,18 +168,15 @@ def isotropic_gap(n, p, signal=0.0, tr_sigma_r=1.0):
     float or array
         Broadcast shape of the arguments; a float if all are scalars.
     """
-    scalar = all(np.ndim(a) == 0 for a in (n, p, signal, tr_sigma_r))
-    n = _positive("n", n)
-    p = _positive("p", p)
-    s = check.real_array("signal", signal, low=0.0)
-    t = _positive("tr_sigma_r", tr_sigma_r)
-    n, p, s, t = np.broadcast_arrays(n, p, s, t)
+    scalar = all(np.ndim(a) == 0 for a in (n, p, signal, tr_sigma_r))   # 0-d after validation
+    n, p, s, t = np.broadcast_arrays(n, p, signal, tr_sigma_r)
     dist = np.abs(p - n) - 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(dist > 0, _variance_share(n, p, s, t) / np.where(dist > 0, dist, 1.0), np.inf)
     return float(out) if scalar else out
 
 
+@validate(gamma=_POSITIVE, signal=_SIGNAL, tr_sigma_r=_POSITIVE)
 def leading_order(gamma, signal=0.0, tr_sigma_r=1.0):
     """``C = lim n * gap`` at fixed ``gamma = p / n`` (:prf:ref:`prop-finite-n-gap`).
 
@@ -190,17 +186,15 @@ def leading_order(gamma, signal=0.0, tr_sigma_r=1.0):
     ``signal`` to ``tr_sigma_r`` is held fixed as ``n`` grows.  ``inf`` at
     ``gamma = 1``.
     """
-    scalar = all(np.ndim(a) == 0 for a in (gamma, signal, tr_sigma_r))
-    g = _positive("gamma", gamma)
-    s = check.real_array("signal", signal, low=0.0)
-    t = _positive("tr_sigma_r", tr_sigma_r)
-    g, s, t = np.broadcast_arrays(g, s, t)
+    scalar = all(np.ndim(a) == 0 for a in (gamma, signal, tr_sigma_r))   # 0-d after validation
+    g, s, t = np.broadcast_arrays(gamma, signal, tr_sigma_r)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(g > 1, 1.0 / (1.0 + (s / t) * (g - 1.0) ** 2 / g), 1.0)
         out = np.where(g == 1, np.inf, v / np.abs(1.0 - g))
     return float(out) if scalar else out
 
 
+@validate(eps=Real(gt=0.0), share=Interval(0.0, 1.0, closed="right"))
 def distance_for_gap(eps, share=1.0) -> int:
     """Smallest ``|p - n|`` at which the gap ``share / (|p - n| - 1)`` is ``<= eps``.
 
@@ -208,8 +202,6 @@ def distance_for_gap(eps, share=1.0) -> int:
     for a 1% gap and ``11`` for 10% when ``share = 1`` (below the threshold,
     or a pure-variance risk above it).  It does not depend on ``n``.
     """
-    eps = check.real("eps", eps, low=0.0, low_open=True)
-    share = check.real("share", share, low=0.0, high=1.0, low_open=True)
     k = max(2, math.ceil(1.0 + share / eps))
     while k > 2 and share / (k - 2) <= eps:      # rounding of share / eps
         k -= 1
@@ -287,14 +279,16 @@ class MeasuredGap:
         return v / (np.abs(self.p - self.n) - 1.0)
 
 
-def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGap:
+@deprecated_alias(seed="rng")
+@validate(gamma=Real(gt=0.0), psi=Real(gt=0.0), noise=NOISE, snr=SNR, rng=SEED)
+def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap:
     """Definition 3 against the Monte Carlo mean risk of the HMM head as ``n`` grows.
 
     For each ``n`` in ``ns``: ``p = round(gamma n)``, ``d = max(1, round(psi p))``,
     one orthogonal-embedding model (:func:`~hmmrisk.hmm.make_model`) and ``reps``
     training sets (:func:`~hmmrisk.risk.simulate_risk`), drawn by the runner
-    :func:`hmmrisk.sweep.run_point` with ``seed=[seed, n]`` so that a point does not depend on
-    the rest of ``ns``.  With ``psi >= 1`` (``d >= p``) the features are
+    :func:`hmmrisk.sweep.run_point` with ``seed=[rng, n]`` (an int ``rng``) so that a point
+    does not depend on the rest of ``ns``.  With ``psi >= 1`` (``d >= p``) the features are
     isotropic and the exact mean is known on both sides of the threshold.
 
     Parameters
@@ -309,8 +303,10 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGa
         ``sigma^2`` in ``[0, 1]`` and ``rho > 0``.
     reps : int or sequence of int
         Training sets per ``n`` (``>= 2``), one value or one per ``n``.
-    seed : int
-        Base seed ``>= 0``.
+    rng : int, numpy.random.Generator or None
+        An int seed ``>= 0`` (default 0; point ``n`` uses ``SeedSequence([rng, n])``),
+        a Generator (one spawned child per ``n``, in the order of ``ns``) or
+        ``None`` (fresh OS entropy).  ``seed=`` is a deprecated alias.
 
     Returns
     -------
@@ -322,10 +318,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGa
     n = np.array([check.integer("ns", v, minimum=2) for v in arr.tolist()], dtype=np.int64)
     if np.unique(n).size != n.size:
         raise ValueError(f"ns must not repeat a sample size, got {ns!r}")
-    gamma = check.real("gamma", gamma, low=0.0, low_open=True)
-    psi = check.real("psi", psi, low=0.0, low_open=True)
-    noise, snr = check.noise(noise), check.snr(snr)
-    seed = check.integer("seed", seed, minimum=0)
+    seeds = [[rng, int(v)] for v in n] if isinstance(rng, int) else spawn_seeds(rng, n.size)
     r = np.asarray(reps)
     if r.ndim > 1 or (r.ndim == 1 and r.size != n.size):
         raise ValueError(f"reps must be one integer or one per sample size ({n.size}), got {reps!r}")
@@ -345,7 +338,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGa
     exact = np.full(m, np.nan)
     for i in range(m):
         ni, pi, di = int(n[i]), int(p[i]), int(d[i])
-        est = run_point(ni, pi, di, noise, snr, seed=[seed, ni], reps=int(reps_arr[i])).estimate
+        est = run_point(ni, pi, di, noise, snr, seed=seeds[i], reps=int(reps_arr[i])).estimate
         k = np.sqrt(est.reps)
         sim[:, i] = (est.risk, est.stderr, est.bias, est.variance,
                      est.biases.std(ddof=1) / k, est.variances.std(ddof=1) / k)
@@ -353,7 +346,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, seed=0) -> MeasuredGa
         bias[i], variance[i], irr[i], formula[i] = pred.bias, pred.variance, pred.irreducible, pred.formula
         s1, rr, b1, tr = orthogonal_spectrum(float(pi), di, noise, snr)
         if pi < ni - 1:
-            exact[i] = theorem1(float(tr), pi, ni, exact=True)
+            exact[i] = theorem1(ni, pi, tr_sigma_r=float(tr), exact=True)
         elif pi > ni + 1 and pi <= di:
             exact[i] = float(isotropic(ni, pi, float(rr * s1 * b1), float(tr)).exact_risk)
     asym = Predictions(p=p.astype(float), bias=bias, variance=variance, irreducible=irr,

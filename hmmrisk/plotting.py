@@ -17,15 +17,16 @@ mean ``tr Sigma_r p / (n - p - 1)`` by default, the asymptotic
 finer than the simulated one.  For the Gaussian embedding the lines join the
 theory at the simulated ``p`` (each ``p`` has its own random spectrum).
 
-The one style of every figure in the book is :data:`STYLE` (palette
-:data:`COLORS`, fonts, sizes, white background, light grid, 200 dpi), applied
-by the context manager :func:`style`: the functions here draw inside it, the
+The one style of every figure in the book is the style file
+``hmmrisk/hmmrisk.mplstyle`` (:data:`STYLE_FILE`, shipped with the package;
+palette :data:`COLORS`, fonts, sizes, white background, light grid, 200 dpi),
+applied by the context manager :func:`style`: the functions here draw inside it, the
 Transformer chapter's figures (``hmmrisk.transformer.plots``) too, and a
 chapter that draws its own figure wraps the drawing in
 ``with hr.plotting.style():``.  Figures are at most :data:`WIDTH` inches wide,
 the book's content column at a 1280 px window is 672 CSS px wide, so they are
 shown at 105 px per inch or more: 9-point text (the smallest
-in :data:`STYLE`) is then at least 12 px on screen, and the 200-dpi PNG has
+in the style) is then at least 12 px on screen, and the 200-dpi PNG has
 about two image pixels per screen pixel (``tests/test_browser.py`` measures
 both).  Nothing here changes matplotlib's global state at import time.
 """ 
@@ -33,6 +34,7 @@ both).  Nothing here changes matplotlib's global state at import time.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from importlib import resources
 
 import numpy as np
 from matplotlib.figure import Figure  # noqa: F401  (return type)
@@ -40,49 +42,39 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from . import _validate as check
+from ._validate import Integer, Options, validate
 from .curves import RiskCurve
 from .theory import definition3
 
 UNDER = ("exact", "asymptotic")
 
-__all__ = ["COLORS", "STYLE", "WIDTH", "figure1", "figure2", "new_figure", "phase_figure", "risk_figure",
+__all__ = ["COLORS", "STYLE", "STYLE_FILE", "WIDTH", "figure1", "figure2", "new_figure", "phase_figure", "risk_figure",
            "style", "theory_line"]
 
-#: Colour-blind-safe palette (Okabe & Ito).
-COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+#: The book's matplotlib style file (package data), the one style of every figure; see :func:`style`.
+STYLE_FILE = resources.files(__package__).joinpath("hmmrisk.mplstyle")
+
+
+def _read_style() -> dict:
+    import matplotlib as mpl
+
+    with resources.as_file(STYLE_FILE) as path:
+        return dict(mpl.rc_params_from_file(path, use_default_template=False))
+
+
+#: The rcParams of :data:`STYLE_FILE` (validated), read once; :func:`style` applies them.
+STYLE = _read_style()
+
+#: Colour-blind-safe palette (Okabe & Ito): the colour cycle of :data:`STYLE_FILE`.
+COLORS = tuple(STYLE["axes.prop_cycle"].by_key()["color"])
 
 #: Widest figure (inches): the 672 px content column at a 1280 px window shows it at >= 105 px per inch.
 WIDTH = 6.4
 
-#: The book's matplotlib style (rcParams), the one style of every figure; see :func:`style`.
-#: 200 dpi: PNGs at twice the resolution of the screen pixels they are shown on.
-STYLE = {
-    "axes.prop_cycle": "cycler('color', {})".format(list(COLORS)),
-    "figure.facecolor": "white",
-    "axes.facecolor": "white",
-    "savefig.facecolor": "white",
-    "font.size": 10.0,
-    "axes.titlesize": 10.0,
-    "axes.labelsize": 10.0,
-    "xtick.labelsize": 9.0,
-    "ytick.labelsize": 9.0,
-    "legend.fontsize": 9.0,
-    "figure.titlesize": 10.5,
-    "legend.frameon": False,
-    "axes.grid": True,
-    "axes.axisbelow": True,
-    "grid.color": "0.9",
-    "grid.linewidth": 0.6,
-    "lines.linewidth": 1.6,
-    "errorbar.capsize": 2.0,
-    "figure.dpi": 200.0,
-    "savefig.dpi": 200.0,
-}
-
 
 @contextmanager
 def style(**overrides):
-    """Context manager applying :data:`STYLE` (plus ``overrides``) to figures drawn inside it.
+    """Context manager applying the style file :data:`STYLE_FILE` (plus ``overrides``) to figures drawn inside it.
 
     matplotlib's global ``rcParams`` are restored on exit, so nothing leaks
     into other figures.  Keyword names use ``_`` for ``.``, e.g.
@@ -99,6 +91,8 @@ def style(**overrides):
     """
     import matplotlib as mpl
 
+    # only the file's parameters (and the overrides) change, on top of the current ones:
+    # rc_context(fname=...) would first reset everything else to matplotlib's defaults
     params = dict(STYLE)
     params.update({k.replace("_", "."): v for k, v in overrides.items()})
     with mpl.rc_context(params):
@@ -118,6 +112,7 @@ def new_figure(**kwargs) -> Figure:
     return fig
 
 
+@validate(under=Options(UNDER), refine=Integer())
 def theory_line(curve, under: str = "exact", refine: int = 4):
     """``(p, excess, total)`` of the theory line for one :class:`~hmmrisk.curves.RiskCurve`.
 
@@ -131,8 +126,6 @@ def theory_line(curve, under: str = "exact", refine: int = 4):
     if not isinstance(curve, RiskCurve):
         raise ValueError(f"curve must be a RiskCurve (see hmmrisk.curves.risk_curve), "
                          f"got {type(curve).__name__}")
-    check.choice("under", under, UNDER)
-    refine = check.integer("refine", refine)
     if curve.embedding != "orthogonal":
         th = curve.theory
         return curve.p.astype(float), th.risk, th.total
@@ -194,6 +187,7 @@ def _one_n(curves):
     return len({c.n for c in curves.values()}) == 1
 
 
+@validate(under=Options(UNDER))
 def risk_figure(curves: dict, labels: dict | None = None, title: str | None = None,
                 under: str = "exact", figsize=(WIDTH, 4.6)) -> Figure:
     """Excess (left) and total (right) risk against ``p`` for several curves.
@@ -220,7 +214,6 @@ def risk_figure(curves: dict, labels: dict | None = None, title: str | None = No
     if not isinstance(labels, dict) or any(k not in labels for k in curves):
         raise ValueError(f"labels must be a dict with a legend text for every key of curves "
                          f"{list(curves)}, got {labels!r}")
-    check.choice("under", under, UNDER)
     try:
         w, h = (check.real("figsize", v, low=0.0, low_open=True) for v in figsize)
     except (TypeError, ValueError):

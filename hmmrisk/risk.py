@@ -26,6 +26,7 @@ import numpy as np
 
 from . import _resources
 from . import _validate as check
+from ._validate import RNG, Integer, Options, Real, deprecated_alias, validate
 from .head import fit_head, spectral_filter
 from .hmm import HeadTuningModel
 from .population import Population, population
@@ -35,6 +36,7 @@ _BLOCK = 2**18      # floats per (n, block, r) array: training sets are drawn in
 _MARGIN = 10        # Woodbury needs K ~ W_n(p - r) well conditioned: p - r >= n + _MARGIN
 
 
+@validate(ridge=Real(ge=0.0))
 def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
     """Lemma 1 (:prf:ref:`lem-bias-variance`): ``(B_X, V_X)`` given ``X``.
 
@@ -52,7 +54,6 @@ def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
     X = check.training_data(X)
     if X.shape[-1] != pop.p:
         raise ValueError(f"X must have p = {pop.p} columns, got shape {X.shape}")
-    ridge = check.real("ridge", ridge, low=0.0)
     n = X.shape[-2]
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
     f = spectral_filter(s, n, ridge)
@@ -382,8 +383,10 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     return bias, pop.tr_sigma_r * variance
 
 
+@deprecated_alias(seed="rng")
+@validate(n=Integer(min=2), reps=Integer(min=2), rng=RNG, ridge=Real(ge=0.0), method=Options(METHODS))
 def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
-                  ridge: float = 0.0, method: str = "conditional", *, seed=None) -> RiskEstimate:
+                  ridge: float = 0.0, method: str = "conditional") -> RiskEstimate:
     """Monte Carlo excess risk of the head over ``reps`` i.i.d. training sets.
 
     Parameters
@@ -397,7 +400,7 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
     rng : int, Generator or None
         Source of randomness (SPEC 7: an int seed or a ``numpy.random.Generator``).
     seed : int, Generator or None
-        Deprecated alias of ``rng`` (``PendingDeprecationWarning``).
+        Deprecated keyword alias of ``rng`` (``PendingDeprecationWarning``).
     ridge : float
         ``lam >= 0`` of the head (:func:`hmmrisk.head.fit_head`).
     method : {"conditional", "fit"}
@@ -429,11 +432,6 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
     """
     if not isinstance(model, HeadTuningModel):
         raise ValueError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
-    n = check.integer("n", n, minimum=2)
-    reps = check.integer("reps", reps, minimum=2)
-    ridge = check.real("ridge", ridge, low=0.0)
-    check.choice("method", method, METHODS)
-    rng = check.rng_with_alias(rng, seed, "simulate_risk")
     _resources.require(f"simulate_risk with n = {n}, p = {model.p}, d = {model.d}, reps = {_resources.fmt(reps)}",
                        *_resources.sim_cost(n, model.p, model.d, reps, method, ridge))
     with _resources.blas_single_thread():

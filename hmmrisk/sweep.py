@@ -19,14 +19,18 @@ the book's functions:
 
 Seeds
 -----
-Every point is an independent task.  Its model and its training sets come from
-``np.random.SeedSequence([seed, n, p, d, bits(sigma^2), bits(rho), e]).spawn(2)``
+Every point is an independent task.  With an int ``rng`` (the default, ``0``)
+its model and its training sets come from
+``np.random.SeedSequence([rng, n, p, d, bits(sigma^2), bits(rho), e]).spawn(2)``
 (``bits`` = the 64-bit IEEE pattern of the float, ``e`` the index of the
 embedding in :data:`hmmrisk.hmm.EMBEDDINGS`), so a point's numbers depend only
 on the point and ``seed``: not on the rest of the grid, its order, or which
 worker runs it.  Unlike :func:`hmmrisk.curves.risk_curve` the points share no
 random numbers (no common encoders across ``sigma^2`` or ``n``), so a sweep
-row and a figure point with the same seed are two independent draws.
+row and a figure point with the same seed are two independent draws.  With a
+:class:`numpy.random.Generator` as ``rng`` (SPEC 7) each point instead gets
+one child spawned from it in grid order, so its numbers depend on its place in
+the grid (still not on the executor).
 
 Scaling out
 -----------
@@ -42,7 +46,7 @@ processes do by default).  On the local machine::
 
     grid = dict(n=100, p=range(50, 351, 10), d=50, noise=(0.2, 0.5, 0.8))
     with ProcessPoolExecutor(max_workers=2) as ex:
-        res = sw.sweep(grid, simulate=True, reps=200, seed=0, executor=ex)
+        res = sw.sweep(grid, simulate=True, reps=200, rng=0, executor=ex)
     res.to_csv("sweep.csv")
 
 On a Dask cluster, a :class:`distributed.Client` is such an executor.  A local
@@ -51,7 +55,7 @@ one (two worker processes, one thread each)::
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1) as cluster, Client(cluster) as client:
-        res = sw.sweep(grid, simulate=True, reps=200, seed=0, executor=client)
+        res = sw.sweep(grid, simulate=True, reps=200, rng=0, executor=client)
 
 On a real cluster connect with ``Client("tcp://scheduler:8786")`` (or the
 client of ``dask_jobqueue`` / ``dask_kubernetes``) instead; the workers need
@@ -75,6 +79,7 @@ import numpy as np
 
 from . import _resources
 from . import _validate as check
+from ._validate import NOISE, SEED, SNR, Integer, Options, deprecated_alias, spawn_seeds, validate
 from ._io import atomic_write
 from .hmm import EMBEDDINGS, HeadTuningModel, make_model
 from .population import population
@@ -268,6 +273,7 @@ def _bits(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", float(x)))[0]
 
 
+@validate(seed=Integer(min=0))
 def point_seed(seed: int, point) -> np.random.SeedSequence:
     """The seed sequence of one grid point (see the module docstring).
 
@@ -275,7 +281,6 @@ def point_seed(seed: int, point) -> np.random.SeedSequence:
     its two children seed :func:`~hmmrisk.hmm.make_model` and
     :func:`~hmmrisk.risk.simulate_risk`.
     """
-    seed = check.integer("seed", seed, minimum=0)
     try:
         n, p, d, noise, snr, embedding = point
     except (TypeError, ValueError):
@@ -304,6 +309,8 @@ class PointRun(NamedTuple):
     estimate: object
 
 
+@validate(n=Integer(min=2), p=Integer(), d=Integer(), noise=NOISE, snr=SNR,
+          embedding=Options(EMBEDDINGS), reps=Integer(min=2), method=Options(METHODS))
 def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", reps: int = 200,
               ridge=0.0, method: str = "conditional", simulate: bool = True,
               common_random_numbers: bool = True) -> PointRun:
@@ -374,7 +381,11 @@ def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", r
 # ---------------------------------------------------------------------------
 
 def _run_point(task) -> dict:
-    """Evaluate one grid point; ``task = (point, theory, simulate, reps, seed, band, method)``."""
+    """Evaluate one grid point; ``task = (point, theory, simulate, reps, seed, band, method)``.
+
+    ``seed`` is the int of ``rng=`` (the point's seed is :func:`point_seed`) or
+    the point's own spawned :class:`numpy.random.SeedSequence`.
+    """
     with _resources.blas_single_thread():        # same bits on any worker, any BLAS setting
         return _point_row(*task)
 
@@ -389,7 +400,8 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
     do_sim = simulate and abs(p - n) > band
     run = None
     if do_sim or embedding != "orthogonal" or not theory:
-        run = run_point(n, p, d, noise, snr, seed=point_seed(seed, point), embedding=embedding,
+        ss = seed if isinstance(seed, np.random.SeedSequence) else point_seed(seed, point)
+        run = run_point(n, p, d, noise, snr, seed=ss, embedding=embedding,
                         reps=reps, method=method, simulate=do_sim)
     if theory:
         if embedding == "orthogonal":
@@ -416,7 +428,9 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
 # The sweep
 # ---------------------------------------------------------------------------
 
-def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200, seed: int = 0,
+@deprecated_alias(seed="rng")
+@validate(reps=Integer(min=2), rng=SEED, band=Integer(min=1), method=Options(METHODS))
+def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200, rng=0,
           band: int = 3, method: str = "conditional", executor=None, progress=None) -> SweepResult:
     """Theory and/or Monte Carlo excess risk of the head at every point of ``grid``.
 
@@ -432,8 +446,11 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
         Run :func:`~hmmrisk.risk.simulate_risk` (at least one of the two must be on).
     reps : int
         Training sets per simulated point, ``>= 2``.
-    seed : int
-        Base seed ``>= 0``; point seeds follow the module docstring.
+    rng : int, numpy.random.Generator or None
+        An int seed ``>= 0`` (default 0) or a Generator (one child spawned per
+        point, in grid order), or ``None`` (fresh OS entropy); point seeds
+        follow the module docstring.  ``seed=`` is a deprecated alias
+        (``PendingDeprecationWarning``).
     band : int
         Points with ``|p - n| <= band`` are not simulated (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).
@@ -458,10 +475,6 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
             raise ValueError(f"{name} must be True or False, got {value!r}")
     if not (theory or simulate):
         raise ValueError("theory and simulate are both False: nothing to compute")
-    reps = check.integer("reps", reps, minimum=2)
-    seed = check.integer("seed", seed, minimum=0)
-    band = check.integer("band", band, minimum=1)
-    check.choice("method", method, METHODS)
     if executor is not None and not callable(getattr(executor, "submit", None)):
         raise ValueError(f"executor must have a submit method (a concurrent.futures.Executor "
                          f"or distributed.Client) or be None, got {type(executor).__name__}")
@@ -469,7 +482,8 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
         raise ValueError(f"progress must be True, False or None, got {progress!r}")
 
     _resources.check_sweep(points, theory, simulate, reps, band, method)
-    tasks = [(pt, bool(theory), bool(simulate), reps, seed, band, method) for pt in points]
+    seeds = [rng] * len(points) if isinstance(rng, int) else spawn_seeds(rng, len(points))
+    tasks = [(pt, bool(theory), bool(simulate), reps, ss, band, method) for pt, ss in zip(points, seeds)]
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc="sweep", unit="pt", file=sys.stderr,

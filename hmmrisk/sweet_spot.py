@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
+from ._validate import NOISE, SNR, Integer, Interval, Real, validate
 from .theory import definition3, large_p_limit, large_p_tau
 
 __all__ = [
@@ -45,12 +46,13 @@ __all__ = [
 KINDS = ("zero", "finite", "infinite")
 
 
-def _check_nd(n, d):
-    return check.integer("n", n, minimum=3), check.integer("d", d)
+#: The constraints every function here shares: n >= 3 (so that n - 1 >= 2), d >= 1.
+_N, _D = Integer(min=3), Integer()
+_SNRS = Real(gt=0.0, array=True)
+_NOISES = Interval(0.0, 1.0, array=True)
 
 
 def _check_p_max(n, p_max):
-    p_max = check.real("p_max", p_max)
     if p_max <= n + 1:
         raise ValueError(f"p_max must exceed n + 1 = {n + 1}, got {p_max!r}")
     return p_max
@@ -60,6 +62,7 @@ def _check_p_max(n, p_max):
 # The total risk curve, including p = 0 and p = inf
 # ---------------------------------------------------------------------------
 
+@validate(n=_N, d=_D, noise=NOISE, snr=SNR)
 def total_risk_curve(n, d, noise, snr, ps):
     """Total next-token risk ``T(p) = R(p) + tr Sigma_r`` (:ref:`ch-sweet-spot`).
 
@@ -84,8 +87,7 @@ def total_risk_curve(n, d, noise, snr, ps):
     -------
     float or array shaped like ``ps``
     """
-    n, d = _check_nd(n, d)
-    noise, rho = check.noise(noise), check.snr(snr)
+    rho = snr
     scalar = np.ndim(ps) == 0
     try:
         p = np.asarray(ps, dtype=float)
@@ -110,6 +112,7 @@ def total_risk_curve(n, d, noise, snr, ps):
 # The boundaries
 # ---------------------------------------------------------------------------
 
+@validate(n=_N, d=_D, snr=_SNRS)
 def zero_sweet_spot_boundary(n, d, snr):
     """``sigma0^2(rho) = 1 - d tau / (n (2 - tau))`` (:prf:ref:`prop-sweet-boundary`).
 
@@ -128,14 +131,13 @@ def zero_sweet_spot_boundary(n, d, snr):
     -------
     float or array shaped like ``snr``, in ``(0, 1)``
     """
-    n, d = _check_nd(n, d)
-    scalar = np.ndim(snr) == 0
-    rho = check.real_array("snr", snr, low=0.0, low_open=True)
+    scalar, rho = np.ndim(snr) == 0, snr
     tau = large_p_tau(n, d, rho)
     out = 1.0 - d * tau / (n * (2.0 - tau))
     return float(out) if scalar else out
 
 
+@validate(n=_N, d=_D, snr=_SNRS)
 def small_model_boundary(n, d, snr):
     """``sigma_u^2(rho) = 1 - d (1 + rho) / ((n - 1) rho)``: where ``alpha (n - 1) = d``.
 
@@ -144,13 +146,12 @@ def small_model_boundary(n, d, snr):
     under-parameterised model beats ``p = 0``); below the curve it first
     falls.  The value may be negative (then it never falls).
     """
-    n, d = _check_nd(n, d)
-    scalar = np.ndim(snr) == 0
-    rho = check.real_array("snr", snr, low=0.0, low_open=True)
+    scalar, rho = np.ndim(snr) == 0, snr
     out = 1.0 - d * (1.0 + rho) / ((n - 1.0) * rho)
     return float(out) if scalar else out
 
 
+@validate(n=_N, d=_D, noise=_NOISES, snr=_SNRS)
 def under_optimum(n, d, noise, snr):
     """Minimiser of the total risk over ``0 <= p < n - 1`` in closed form (:prf:ref:`prop-sweet-under`).
 
@@ -169,11 +170,8 @@ def under_optimum(n, d, noise, snr):
     (p_u, T_u) : floats or arrays
         The minimiser and the minimum total risk ``T(p_u)``.
     """
-    n, d = _check_nd(n, d)
     scalar = np.ndim(noise) == 0 and np.ndim(snr) == 0
-    s2 = check.real_array("noise", noise, low=0.0, high=1.0)
-    rho = check.real_array("snr", snr, low=0.0, low_open=True)
-    s2, rho = np.broadcast_arrays(s2, rho)
+    s2, rho = np.broadcast_arrays(noise, snr)
     m = n - 1.0
     alpha = rho * (1.0 - s2) / (1.0 + rho)
     c = (1.0 - s2) * d
@@ -284,6 +282,7 @@ def _column(n, d, s2, rho, p_over):
     return p, total, kind, p_u, tot_u, p_over[j], tot_over, tot_inf
 
 
+@validate(n=_N, d=_D, noise=NOISE, snr=SNR, p_max=Real(), n_grid=Integer(min=2))
 def optimal_model_size(n, d, noise, snr, p_max=1e6, n_grid=400) -> OptimalSize:
     """Minimiser ``p*`` of the total risk over ``{0} U [1, p_max] U {inf}`` (:ref:`ch-sweet-spot`).
 
@@ -298,15 +297,14 @@ def optimal_model_size(n, d, noise, snr, p_max=1e6, n_grid=400) -> OptimalSize:
     -------
     OptimalSize
     """
-    n, d = _check_nd(n, d)
-    noise, rho = check.noise(noise), check.snr(snr)
+    rho = snr
     p_max = _check_p_max(n, p_max)
-    n_grid = check.integer("n_grid", n_grid, minimum=2)
     out = _column(n, d, np.array([noise]), rho, _over_grid(n, p_max, n_grid))
     p, total, kind, p_u, t_u, p_o, t_o, t_inf = (float(np.ravel(a)[0]) for a in out)
     return OptimalSize(p, total, KINDS[int(kind)], p_u, t_u, p_o, t_o, t_inf)
 
 
+@validate(n=_N, d=_D, noises=_NOISES, snrs=_SNRS, p_max=Real(), n_grid=Integer(min=2))
 def phase_diagram(n, d, noises, snrs, p_max=1e6, n_grid=400) -> PhaseDiagram:
     """:func:`optimal_model_size` on the grid ``noises x snrs`` (:ref:`ch-sweet-spot`).
 
@@ -315,13 +313,11 @@ def phase_diagram(n, d, noises, snrs, p_max=1e6, n_grid=400) -> PhaseDiagram:
     affinity (:prf:ref:`prop-sweet-boundary`); the under-parameterised optimum
     and ``T_inf`` are closed forms.
     """
-    n, d = _check_nd(n, d)
-    s2 = np.atleast_1d(check.real_array("noises", noises, low=0.0, high=1.0)).astype(float)
-    rhos = np.atleast_1d(check.real_array("snrs", snrs, low=0.0, low_open=True)).astype(float)
+    s2 = np.atleast_1d(noises).astype(float)
+    rhos = np.atleast_1d(snrs).astype(float)
     if s2.ndim != 1 or rhos.ndim != 1:
         raise ValueError(f"noises and snrs must be 1-d, got shapes {s2.shape} and {rhos.shape}")
     p_max = _check_p_max(n, p_max)
-    n_grid = check.integer("n_grid", n_grid, minimum=2)
     grid = _over_grid(n, p_max, n_grid)
     cols = [_column(n, d, s2, rho, grid) for rho in rhos]
     fields = [np.stack([c[k] for c in cols], axis=1) for k in range(8)]

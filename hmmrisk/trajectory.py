@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _validate as check
+from ._validate import NOISE, RNG, SNR, Integer, OrNone, Real, deprecated_alias, validate
 from .head import fit_head
 from .hmm import HeadTuningModel
 from .population import population
@@ -53,6 +54,7 @@ def _check_model(model) -> HeadTuningModel:
     return model
 
 
+@validate(n=Integer(), rng=RNG, reps=OrNone(Integer()))
 def sample_trajectory(model: HeadTuningModel, n: int, rng=None, reps: int | None = None):
     """Consecutive head-tuning pairs ``(x_t, y_t = z_{t+1})``, ``t = 1..n``, of one stationary run.
 
@@ -79,9 +81,7 @@ def sample_trajectory(model: HeadTuningModel, n: int, rng=None, reps: int | None
         in row ``t`` of ``X``; so row ``t + 1`` of ``X`` encodes row ``t`` of ``Y``.
     """
     model = _check_model(model)
-    n = check.integer("n", n)
-    rng = check.rng(rng)
-    lead = () if reps is None else (check.integer("reps", reps),)
+    lead = () if reps is None else (reps,)
     d, p = model.d, model.p
     z = np.empty(lead + (n + 1, d))
     z[..., 0, :] = rng.standard_normal(lead + (d,))
@@ -93,8 +93,10 @@ def sample_trajectory(model: HeadTuningModel, n: int, rng=None, reps: int | None
     return X, z[..., 1:, :]
 
 
+@deprecated_alias(seed="rng")
+@validate(n=Integer(min=2), reps=Integer(min=2), rng=RNG, ridge=Real(ge=0.0))
 def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
-                             ridge: float = 0.0, lemma1: bool = True, *, seed=None) -> RiskEstimate:
+                             ridge: float = 0.0, lemma1: bool = True) -> RiskEstimate:
     """Monte Carlo excess risk of the head trained on ``reps`` independent trajectories.
 
     ``rng`` is an int seed or a Generator (``seed=`` is its deprecated alias).
@@ -118,10 +120,6 @@ def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rn
         ``risks - biases - variances`` measures how far Lemma 1 is off.
     """
     model = _check_model(model)
-    n = check.integer("n", n, minimum=2)
-    reps = check.integer("reps", reps, minimum=2)
-    ridge = check.real("ridge", ridge, low=0.0)
-    rng = check.rng_with_alias(rng, seed, "simulate_trajectory_risk")
     pop = population(model)
     X, Y = sample_trajectory(model, n, rng, reps)
     if not isinstance(lemma1, (bool, np.bool_)):
@@ -170,6 +168,7 @@ def _blocks(model):
     return M, np.eye(d) - M, population(model).Sigma_r
 
 
+@validate(k=Integer(min=0))
 def lagged_covariances(model: HeadTuningModel, k: int) -> LaggedCovariances:
     """Proposition :prf:ref:`prop-trajectory-covariances`: covariances at lag ``k``.
 
@@ -187,7 +186,6 @@ def lagged_covariances(model: HeadTuningModel, k: int) -> LaggedCovariances:
     Dense ``p x p`` output: meant for small ``p``.
     """
     model = _check_model(model)
-    k = check.integer("k", k, minimum=0)
     A, W = model.A, model.W
     M, _, Sigma_r = _blocks(model)
     Ak = np.linalg.matrix_power(A, k)
@@ -201,6 +199,7 @@ def lagged_covariances(model: HeadTuningModel, k: int) -> LaggedCovariances:
                              A @ M @ Akm1 @ Sigma_r)
 
 
+@validate(n=Integer(min=2))
 def variance_inflation(model: HeadTuningModel, n: int) -> float:
     """Proposition :prf:ref:`prop-trajectory-inflation`: exact inflation ``f`` of the oracle variance.
 
@@ -216,7 +215,6 @@ def variance_inflation(model: HeadTuningModel, n: int) -> float:
     ``n -> infinity`` at fixed ``p``).  ``O(n d^3)`` work.
     """
     model = _check_model(model)
-    n = check.integer("n", n, minimum=2)
     A = model.A
     M, G, Sigma_r = _blocks(model)
     base = model.p * np.trace(Sigma_r)
@@ -233,6 +231,7 @@ def variance_inflation(model: HeadTuningModel, n: int) -> float:
     return float(1.0 + 2.0 * acc / base)
 
 
+@validate(n=Integer(min=2), d=Integer(), noise=NOISE, snr=SNR)
 def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0):
     """``f`` of :func:`variance_inflation` in closed form for ``A = sqrt(1 - sigma^2) I``.
 
@@ -246,9 +245,7 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
     factors ``d (d + 1) a^{2k}`` become ``a^{2k} [(tr Q^k)^2 + tr Q^{2k}]``,
     which is ``O(k)`` instead of ``O(d^2)``: ``f`` is then ``1 + O(1/(p d))``.
     """
-    n = check.integer("n", n, minimum=2)
-    d = check.integer("d", d)
-    noise, rho = check.noise(noise), check.snr(snr)
+    rho = snr
     scalar = np.ndim(p) == 0
     p = check.real_array("p", p, low=float(d))
     s1 = 1.0 + rho * p / d
@@ -258,15 +255,17 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
     return float(f) if scalar else f
 
 
+@validate(n=Integer(min=2))
 def effective_sample_size(model: HeadTuningModel, n: int) -> float:
     """Heuristic effective sample size ``n_eff = n / f`` (:prf:ref:`rem-trajectory-neff`).
 
     ``f`` from :func:`variance_inflation`: the number of i.i.d. pairs whose
     oracle head variance equals that of ``n`` consecutive pairs.
     """
-    return float(check.integer("n", n, minimum=2) / variance_inflation(model, n))
+    return float(n / variance_inflation(model, n))
 
 
+@validate(n_eff=Real(gt=1.0, array=True), p=Real(ge=1.0, array=True))
 def predicted_risk_neff(n_eff, p, d: int, noise: float, snr: float = 1.0):
     """Theorem 1 / Definition 3 with a real sample size ``n_eff`` (:prf:ref:`rem-trajectory-neff`).
 
@@ -281,8 +280,7 @@ def predicted_risk_neff(n_eff, p, d: int, noise: float, snr: float = 1.0):
     -------
     (p.shape) array of excess risks.
     """
-    p = np.atleast_1d(check.real_array("p", p, low=1.0)).astype(float)
-    n_eff = check.real_array("n_eff", n_eff, low=1.0, low_open=True)
+    p = np.atleast_1d(p).astype(float)
     if n_eff.ndim > 1 or (n_eff.ndim == 1 and n_eff.size not in (1, p.size)):
         raise ValueError(f"n_eff must be a scalar or shaped like p {p.shape}, got shape {n_eff.shape}")
     n_eff = np.broadcast_to(n_eff, p.shape).astype(float)

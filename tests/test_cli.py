@@ -155,7 +155,7 @@ def test_sweep_csv_is_the_library_sweep_and_does_not_depend_on_workers(tmp_path)
     assert one.stdout == two.stdout and one.stderr == ""
     # ranges are inclusive: p = 10, 25, 40 and 50; snr = 0.5, 1.5
     lib = sw.sweep(dict(n=(20, 30), p=(10, 25, 40, 50), d=3, noise=0.5, snr=(0.5, 1.5)),
-                   simulate=True, reps=20, seed=4, progress=False)
+                   simulate=True, reps=20, rng=4, progress=False)
     assert one.stdout == lib.to_csv()
     out = tmp_path / "s.csv"
     proc = run(*SWEEP, "--out", str(out))

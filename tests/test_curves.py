@@ -17,7 +17,7 @@ PS = [8, 20, 26, 27, 29, 30, 31, 33, 34, 45, 60]
 
 @pytest.fixture(scope="module")
 def curve():
-    return curves.risk_curve(N, D, 0.5, PS, reps=200, seed=11)
+    return curves.risk_curve(N, D, 0.5, PS, reps=200, rng=11)
 
 
 def test_curve_shapes_and_mask(curve):
@@ -59,10 +59,10 @@ def test_curve_simulation_is_simulate_risk(curve):
 
 
 def test_curve_seeding(curve):
-    again = curves.risk_curve(N, D, 0.5, [60, 8], reps=200, seed=11)   # other grid, other order
+    again = curves.risk_curve(N, D, 0.5, [60, 8], reps=200, rng=11)   # other grid, other order
     assert again.sim_risk[0] == curve.sim_risk[PS.index(60)]
     assert again.sim_risk[1] == curve.sim_risk[PS.index(8)]
-    other = curves.risk_curve(N, D, 0.5, [60, 8], reps=200, seed=12)
+    other = curves.risk_curve(N, D, 0.5, [60, 8], reps=200, rng=12)
     assert other.sim_risk[0] != again.sim_risk[0]
 
 
@@ -82,7 +82,7 @@ def test_max_relative_deviation(curve):
 
 
 def test_gaussian_embedding_curve():
-    c = curves.risk_curve(25, 8, 0.3, [10, 40], snr=2.0, embedding="gaussian", reps=100, seed=1)
+    c = curves.risk_curve(25, 8, 0.3, [10, 40], snr=2.0, embedding="gaussian", reps=100, rng=1)
     assert c.embedding == "gaussian" and list(c.theory.formula) == ["theorem1-exact", "definition2"]
     assert np.all(np.isfinite(c.sim_risk))
 
@@ -98,7 +98,7 @@ def test_gaussian_embedding_curve():
     (dict(n=10, d=5, noise=0.5, ps=[2.5]), "p"),
     (dict(n=10, d=5, noise=0.5, ps=[3], reps=1), "reps"),
     (dict(n=10, d=5, noise=0.5, ps=[3], band=0), "band"),
-    (dict(n=10, d=5, noise=0.5, ps=[3], seed=-1), "seed"),
+    (dict(n=10, d=5, noise=0.5, ps=[3], rng=-1), "rng"),
     (dict(n=10, d=5, noise=0.5, ps=[3], embedding="random"), "embedding"),
 ])
 def test_risk_curve_rejects(kwargs, name):
@@ -182,7 +182,7 @@ def test_figure_curves_take_other_noises_and_sample_sizes():
     # the override gives exactly the risk_curve of the figure's settings at that value
     f1 = curves.figure1_curves(reps=3, ps=[60, 140], noises=[0.3])
     cfg = curves.FIGURE1
-    ref = curves.risk_curve(cfg["n"], cfg["d"], 0.3, [60, 140], snr=cfg["snr"], reps=3, seed=cfg["seed"])
+    ref = curves.risk_curve(cfg["n"], cfg["d"], 0.3, [60, 140], snr=cfg["snr"], reps=3, rng=cfg["seed"])
     assert list(f1) == [0.3]
     np.testing.assert_array_equal(f1[0.3].sim_risk, ref.sim_risk)
     f2 = curves.figure2_curves(reps=3, ps=[60, 300], ns=[120, 250])

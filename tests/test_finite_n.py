@@ -149,8 +149,8 @@ def test_exact_mean_against_dense_simulation(n, p):
 
 
 def test_measured_gap_matches_exact_below_and_isotropic_above():
-    under = fn.measured_gap((16, 32), 0.5, 0.25, 0.5, reps=3000, seed=5)
-    iso = fn.measured_gap((16, 32), 2.0, 1.0, 0.3, snr=2.0, reps=1500, seed=6)
+    under = fn.measured_gap((16, 32), 0.5, 0.25, 0.5, reps=3000, rng=5)
+    iso = fn.measured_gap((16, 32), 2.0, 1.0, 0.3, snr=2.0, reps=1500, rng=6)
     for g in (under, iso):
         assert np.all(np.isfinite(g.exact))
         assert np.all(np.abs(g.sim_risk - g.exact) / g.sim_stderr < Z)
@@ -167,8 +167,8 @@ def test_measured_gap_matches_exact_below_and_isotropic_above():
 
 
 def test_measured_gap_anisotropic_has_no_exact_and_is_reproducible():
-    a = fn.measured_gap((20, 40), 2.0, 0.25, 0.5, reps=200, seed=9)
-    b = fn.measured_gap((40,), 2.0, 0.25, 0.5, reps=200, seed=9)
+    a = fn.measured_gap((20, 40), 2.0, 0.25, 0.5, reps=200, rng=9)
+    b = fn.measured_gap((40,), 2.0, 0.25, 0.5, reps=200, rng=9)
     assert np.all(np.isnan(a.exact))
     assert a.sim_risk[1] == b.sim_risk[0]                 # a point does not depend on the rest
     np.testing.assert_array_equal(a.d, [10, 20])
@@ -207,7 +207,7 @@ def test_measured_gap_anisotropic_has_no_exact_and_is_reproducible():
     (lambda: fn.measured_gap([20], 2.0, 0.25, 0.5, snr=0.0), "snr"),
     (lambda: fn.measured_gap([20], 2.0, 0.25, 0.5, reps=1), "reps"),
     (lambda: fn.measured_gap([20, 40], 2.0, 0.25, 0.5, reps=[10, 10, 10]), "reps"),
-    (lambda: fn.measured_gap([20], 2.0, 0.25, 0.5, seed=-1), "seed"),
+    (lambda: fn.measured_gap([20], 2.0, 0.25, 0.5, rng=-1), "rng"),
 ])
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):

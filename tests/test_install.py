@@ -37,6 +37,11 @@ for name in names:
 # optional-at-import but run-time dependencies: the sweep's progress bar needs tqdm
 from hmmrisk.sweep import sweep
 assert len(sweep(dict(n=10, p=5, d=3, noise=0.5), progress=True)) == 1
+# package data: the style file every figure is drawn with
+from hmmrisk import plotting
+assert plotting.STYLE_FILE.is_file() and plotting.COLORS, plotting.STYLE_FILE
+with plotting.style():
+    plotting.new_figure().savefig(__import__("io").BytesIO(), format="png")
 print(len(names) - len(torch_only), "modules imported; torch-only:", ",".join(torch_only))
 """
 

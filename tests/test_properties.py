@@ -135,7 +135,7 @@ def test_kappa_solves_definition1_and_definition2_is_nonnegative(spec, tr):
 def test_theorem1_nonnegative_and_finite_below_threshold(n, tr, data):
     p = data.draw(st.floats(1.0, n - 1.0, exclude_max=True))
     for exact in (True, False):
-        v = theory.theorem1(tr, p, n, exact=exact)
+        v = theory.theorem1(n, p, tr_sigma_r=tr, exact=exact)
         assert np.isfinite(v) and v >= 0
 
 
@@ -185,8 +185,8 @@ def test_simulate_risk_same_seed_same_bits(spec, n, method, ridge, s1, s2):
 def test_risk_curve_point_does_not_depend_on_the_grid(n, d, noise, seed, subset, data):
     extra = data.draw(st.lists(st.integers(1, 70), max_size=8, unique=True))
     grid = sorted(set(subset) | set(extra))
-    full = curves.risk_curve(n, d, noise, grid, reps=3, seed=seed)
-    part = curves.risk_curve(n, d, noise, subset, reps=3, seed=seed)
+    full = curves.risk_curve(n, d, noise, grid, reps=3, rng=seed)
+    part = curves.risk_curve(n, d, noise, subset, reps=3, rng=seed)
     i = [grid.index(p) for p in subset]
     for name in ("sim_risk", "sim_stderr", "sim_bias", "sim_variance", "excluded"):
         assert _bits(getattr(full, name)[i]) == _bits(getattr(part, name)), name

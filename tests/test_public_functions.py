@@ -41,7 +41,8 @@ BAD = {
     "rng": [-1, 1.5, "a", [1]],
     "embedding": ["fourier", None, 3],
     "method": ["exact", None, 3],
-    "under": ["x", None, 3],
+    "under": ["x", None, 3, ["exact"]],
+    "refine": [0, -1, 2.5, "3", NAN, None],
     "gamma": [0, -1.0, NAN, INF, "1"],
     "psi": [0, -1.0, NAN, INF, "1"],
     "tr_sigma_r": [-1.0, NAN, INF, "1"],
@@ -54,6 +55,7 @@ MODEL = hr.make_model(8, 3, 0.5, rng=0)
 POP = hr.population(MODEL)
 X6 = np.random.default_rng(0).standard_normal((6, 8))
 EIG = np.linspace(0.5, 2.0, 30)
+CURVE = hr.curves.risk_curve(10, 3, 0.5, [5, 20], reps=3, rng=0)
 
 #: One valid call per public function: ``name -> kwargs`` (the function is looked up by name).
 VALID = {
@@ -65,7 +67,7 @@ VALID = {
     "hmmrisk.head.spectral_filter": dict(s=np.ones(3), n=5, ridge=0.1),
     "hmmrisk.risk.conditional_risk": dict(pop=POP, X=X6, ridge=0.1),
     "hmmrisk.risk.simulate_risk": dict(model=MODEL, n=10, reps=3, rng=0, ridge=0.1, method="conditional"),
-    "hmmrisk.theory.theorem1": dict(tr_sigma_r=1.0, p=10, n=40),
+    "hmmrisk.theory.theorem1": dict(n=40, p=10, tr_sigma_r=1.0),
     "hmmrisk.theory.solve_kappa": dict(eigvals=EIG, n=20, n_unit=0),
     "hmmrisk.theory.definition2": dict(eigvals=EIG, signal=EIG / 10, n=20, tr_sigma_r=1.0, n_unit=0),
     "hmmrisk.theory.definition3": dict(n=40, p=[10.0, 80.0], d=20, noise=0.5, snr=1.0, under="exact"),
@@ -82,14 +84,14 @@ VALID = {
     "hmmrisk.theory.ridge_risk": dict(eigvals=EIG, signal=EIG / 10, n=20, tr_sigma_r=1.0, ridge=0.1,
                                       n_unit=0),
     "hmmrisk.curves.risk_curve": dict(n=10, d=3, noise=0.5, ps=[5, 20], snr=1.0, embedding="orthogonal",
-                                      reps=2, seed=0, band=1, method="conditional"),
+                                      reps=2, rng=0, band=1, method="conditional"),
     "hmmrisk.curves.figure1_curves": dict(reps=2, ps=[50], noises=[0.5]),
     "hmmrisk.curves.figure2_curves": dict(reps=2, ps=[50], ns=[100]),
     "hmmrisk.finite_n.isotropic": dict(n=40, p=[10, 80], signal=0.5, tr_sigma_r=1.0),
     "hmmrisk.finite_n.isotropic_gap": dict(n=40, p=[10, 80], signal=0.5, tr_sigma_r=1.0),
     "hmmrisk.finite_n.leading_order": dict(gamma=0.5, signal=0.0, tr_sigma_r=1.0),
     "hmmrisk.finite_n.distance_for_gap": dict(eps=0.01, share=1.0),
-    "hmmrisk.finite_n.measured_gap": dict(ns=[20], gamma=0.5, psi=0.5, noise=0.5, snr=1.0, reps=2, seed=0),
+    "hmmrisk.finite_n.measured_gap": dict(ns=[20], gamma=0.5, psi=0.5, noise=0.5, snr=1.0, reps=2, rng=0),
     "hmmrisk.sweet_spot.optimal_model_size": dict(n=40, d=20, noise=0.5, snr=1.0, n_grid=50),
     "hmmrisk.sweet_spot.phase_diagram": dict(n=40, d=20, noises=[0.2, 0.8], snrs=[0.5, 2.0], n_grid=50),
     "hmmrisk.sweet_spot.small_model_boundary": dict(n=40, d=20, snr=1.0),
@@ -108,14 +110,15 @@ VALID = {
     "hmmrisk.sweep.point_seed": dict(seed=0, point=(10, 5, 3, 0.5, 1.0, "orthogonal")),
     "hmmrisk.sweep.run_point": dict(n=10, p=5, d=3, noise=0.5, snr=1.0, seed=0, reps=2, ridge=0.1),
     "hmmrisk.sweep.sweep": dict(grid=dict(n=10, p=5, d=3, noise=0.5), progress=False),
+    "hmmrisk.plotting.theory_line": dict(curve=CURVE, under="exact", refine=4),
+    "hmmrisk.plotting.risk_figure": dict(curves={1: CURVE}, under="asymptotic"),
     "hmmrisk.figure_data.digest": dict(a=np.ones(2)),
     "hmmrisk.figure_data.record": dict(name="fig-x", a=np.ones(2)),
 }
 
 #: Public functions that take no numeric input to check (figures of checked results, contexts).
 NOT_GENERATED = {"hmmrisk.plotting.figure1", "hmmrisk.plotting.figure2", "hmmrisk.plotting.new_figure",
-                 "hmmrisk.plotting.phase_figure", "hmmrisk.plotting.risk_figure",
-                 "hmmrisk.plotting.style", "hmmrisk.plotting.theory_line"}
+                 "hmmrisk.plotting.phase_figure", "hmmrisk.plotting.style"}
 
 
 def _public_functions():

@@ -158,7 +158,7 @@ def test_small_ridge_tends_to_definition2_above_threshold(p):
 def test_small_ridge_tends_to_theorem1_limit_below_threshold(p):
     n, d = 100, 50
     pop = pop_of(p, d, seed=p)
-    ref = th.theorem1(pop.tr_Sigma_r, p, n, exact=False)
+    ref = th.theorem1(n, p, tr_sigma_r=pop.tr_Sigma_r, exact=False)
     lam = 1e-9
     pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.tr_Sigma_r, lam, n_unit=pop.n_unit)
     assert pred.variance == pytest.approx(ref, rel=1e-6)

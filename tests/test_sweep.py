@@ -14,7 +14,7 @@ from hmmrisk.theory import predicted_risk
 
 # tiny: n = 20, 30 and p on both sides of each, with one point in each threshold band
 GRID = dict(n=(20, 30), p=(8, 21, 29, 45), d=4, noise=(0.3, 0.7), embedding=("orthogonal", "gaussian"))
-KW = dict(simulate=True, reps=60, seed=11, progress=False)
+KW = dict(simulate=True, reps=60, rng=11, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_a_point_does_not_depend_on_the_grid_or_its_order(serial):
             shared += 1
     assert shared == 2 * 2 * 2 * 2
     # ... but it does depend on the seed
-    moved = sw.sweep(GRID, **{**KW, "seed": 12})
+    moved = sw.sweep(GRID, **{**KW, "rng": 12})
     assert np.all(moved.column("sim_risk")[~np.isnan(moved.column("sim_risk"))]
                   != serial.column("sim_risk")[~np.isnan(serial.column("sim_risk"))])
 
@@ -144,7 +144,7 @@ def test_simulation_matches_theorem1_and_skips_the_band(serial):
 
 def test_simulation_only_and_theory_only():
     grid = dict(n=20, p=(10, 21, 40), d=3, noise=0.5)
-    sim = sw.sweep(grid, theory=False, simulate=True, reps=20, seed=1, progress=False)
+    sim = sw.sweep(grid, theory=False, simulate=True, reps=20, rng=1, progress=False)
     th = sw.sweep(grid, progress=False)
     assert np.all(np.isnan(sim.column("theory_risk"))) and set(sim.column("formula")) == {""}
     assert np.all(np.isnan(th.column("sim_risk"))) and np.all(th.column("sim_reps") == 0)
@@ -180,8 +180,8 @@ class _NoSubmit:
     (dict(n=20, p=5, d=2, noise=0.5), dict(theory=False), "nothing to compute"),
     (dict(n=20, p=5, d=2, noise=0.5), dict(theory="yes"), "theory"),
     (dict(n=20, p=5, d=2, noise=0.5), dict(simulate=True, reps=1), "reps"),
-    (dict(n=20, p=5, d=2, noise=0.5), dict(seed=-1), "seed"),
-    (dict(n=20, p=5, d=2, noise=0.5), dict(seed=1.5), "seed"),
+    (dict(n=20, p=5, d=2, noise=0.5), dict(rng=-1), "rng"),
+    (dict(n=20, p=5, d=2, noise=0.5), dict(rng=1.5), "rng"),
     (dict(n=20, p=5, d=2, noise=0.5), dict(band=0), "band"),
     (dict(n=20, p=5, d=2, noise=0.5), dict(method="exact"), "method"),
     (dict(n=20, p=5, d=2, noise=0.5), dict(executor=_NoSubmit()), "executor"),

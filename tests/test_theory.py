@@ -72,24 +72,24 @@ def test_predictions_indexing():
 
 
 def test_theorem1_closed_forms():
-    assert th.theorem1(2.0, 10, 100, exact=True) == pytest.approx(2.0 * 10 / 89, rel=1e-15)
-    assert th.theorem1(2.0, 10, 100, exact=False) == pytest.approx(2.0 * 0.1 / 0.9, rel=1e-15)
-    out = th.theorem1(np.array([1.0, 2.0, 3.0]), np.array([1, 50, 97]), 100)
+    assert th.theorem1(100, 10, tr_sigma_r=2.0, exact=True) == pytest.approx(2.0 * 10 / 89, rel=1e-15)
+    assert th.theorem1(100, 10, tr_sigma_r=2.0, exact=False) == pytest.approx(2.0 * 0.1 / 0.9, rel=1e-15)
+    out = th.theorem1(100, np.array([1, 50, 97]), tr_sigma_r=np.array([1.0, 2.0, 3.0]))
     np.testing.assert_allclose(out, [1 / 98, 2 * 50 / 49, 3 * 97 / 2], rtol=1e-15)
     # exact > asymptotic, and their ratio is (n - p)/(n - p - 1)
     p = np.arange(1, 98)
-    ratio = th.theorem1(1.0, p, 100) / th.theorem1(1.0, p, 100, exact=False)
+    ratio = th.theorem1(100, p, tr_sigma_r=1.0) / th.theorem1(100, p, tr_sigma_r=1.0, exact=False)
     np.testing.assert_allclose(ratio, (100 - p) / (99 - p), rtol=1e-14)
 
 
 def test_theorem1_threshold_is_inf():
     n = 50
-    assert np.all(np.isinf(th.theorem1(1.0, [49, 49.5, 50], n, exact=True)))
-    assert np.isfinite(th.theorem1(1.0, 48.9, n, exact=True))
-    assert np.isinf(th.theorem1(1.0, 50, n, exact=False))
-    assert np.isfinite(th.theorem1(1.0, 49.5, n, exact=False))
+    assert np.all(np.isinf(th.theorem1(n, [49, 49.5, 50], tr_sigma_r=1.0, exact=True)))
+    assert np.isfinite(th.theorem1(n, 48.9, tr_sigma_r=1.0, exact=True))
+    assert np.isinf(th.theorem1(n, 50, tr_sigma_r=1.0, exact=False))
+    assert np.isfinite(th.theorem1(n, 49.5, tr_sigma_r=1.0, exact=False))
     # no noise, no variance, even at the threshold
-    assert th.theorem1(0.0, 50, n) == 0.0
+    assert th.theorem1(n, 50, tr_sigma_r=0.0) == 0.0
 
 
 @pytest.mark.parametrize("kwargs, name", [

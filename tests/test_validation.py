@@ -54,7 +54,7 @@ from hmmrisk.transformer import hmm as dh  # noqa: E402
 NAN, INF = float("nan"), float("inf")
 X6 = np.random.default_rng(0).standard_normal((6, 8))
 Y6 = np.ones((6, 3))
-CURVE = curves.risk_curve(10, 3, 0.5, [5, 20], reps=3, seed=0)
+CURVE = curves.risk_curve(10, 3, 0.5, [5, 20], reps=3, rng=0)
 HMM = dh.random_sparse_hmm(4, 6, rng=0)
 TOKENS = dh.sample(HMM, 5, 7, rng=0)
 SIZES = [-1, 0, 2.5, "3", None, NAN, INF]           # bad values of an integer size >= 1
@@ -67,11 +67,6 @@ def _size_rows():
         yield (lambda v=v: hr.simulate_risk(MODEL, v, reps=5)), "n"
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=v)), "reps"
         yield (lambda v=v: head.spectral_filter(np.ones(3), v, 0.0)), "n"
-        yield (lambda v=v: curves.risk_curve(v, 3, 0.5, [5], reps=3)), "n"
-        yield (lambda v=v: curves.risk_curve(10, v, 0.5, [5], reps=3)), "d"
-        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], reps=v)), "reps"
-        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], reps=3, band=v)), "band"
-        yield (lambda v=v: plotting.theory_line(CURVE, refine=v)), "refine"
         yield (lambda v=v: dh.random_sparse_hmm(v, 6)), "n_states"
         yield (lambda v=v: dh.random_sparse_hmm(4, v)), "n_tokens"
         yield (lambda v=v: dh.sample(HMM, v, 5)), "n_sequences"
@@ -79,20 +74,15 @@ def _size_rows():
         yield (lambda v=v: dh.marginal_distribution(HMM, v)), "position"
     for v in [v for v in SIZES if v is not None]:       # None means "the default" here
         yield (lambda v=v: MODEL.sample(3, reps=v)), "reps"
-        yield (lambda v=v: curves.figure1_curves(reps=v, ps=[50])), "reps"
-        yield (lambda v=v: curves.figure2_curves(reps=v, ps=[50])), "reps"
     for v in (1, 1.0):                                 # n >= 2 where a variance needs it
         yield (lambda v=v: hr.simulate_risk(MODEL, v)), "n"
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=v)), "reps"
-        yield (lambda v=v: curves.risk_curve(v, 3, 0.5, [5])), "n"
+    # risk_curve's scalar arguments are declared (@validate): tests/test_public_functions.py
 
 
 def _real_rows():
     for v in (-0.1, 1.1, NAN, INF, "0.5", None, [0.5]):
         yield (lambda v=v: hr.HeadTuningModel(A=MODEL.A, W=MODEL.W, noise=v)), "noise"
-        yield (lambda v=v: curves.risk_curve(10, 3, v, [5], reps=3)), "noise"
-    for v in (0, 0.0, -1, NAN, INF, "1", None):
-        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], snr=v, reps=3)), "snr"
     for v in (-1.0, NAN, INF, "0", None):
         yield (lambda v=v: hr.fit_head(X6, Y6, v)), "ridge"
         yield (lambda v=v: hr.conditional_risk(POP, X6, v)), "ridge"
@@ -103,24 +93,17 @@ def _real_rows():
 
 
 def _choice_and_seed_rows():
-    for v in ("x", None, ["orthogonal"], 3):
-        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], embedding=v, reps=3)), "embedding"
     for v in ("exact", ["fit"], None):
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, method=v)), "method"
-        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [20], method=v, reps=3)), "method"
-    for v in ("x", None, ["exact"]):
-        yield (lambda v=v: plotting.theory_line(CURVE, under=v)), "under"
-        yield (lambda v=v: plotting.risk_figure({1: CURVE}, under=v)), "under"
+    # plotting's under= and refine= are declared (@validate): tests/test_public_functions.py
     for v in ("x", ["all"]):
         yield (lambda v=v: dh.bayes_loss(HMM, TOKENS, positions=v)), "positions"
     for v in (-1, 1.5, "a", [1]):
         yield (lambda v=v: MODEL.sample(3, rng=v)), "rng"
         yield (lambda v=v: hr.simulate_risk(MODEL, 10, reps=5, rng=v)), "rng"
         yield (lambda v=v: dh.random_sparse_hmm(4, 6, rng=v)), "rng"
-    for v in (-1, 1.5, None):
-        yield (lambda v=v: curves.risk_curve(10, 3, 0.5, [5], reps=3, seed=v)), "seed"
     for v in (-1, 1.5):
-        yield (lambda v=v: curves.figure1_curves(reps=3, ps=[50], seed=v)), "seed"
+        yield (lambda v=v: curves.figure1_curves(reps=3, ps=[50], rng=v)), "rng"
 
 
 def _array_rows():

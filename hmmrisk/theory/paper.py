@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as check
-from .._validate import NOISE, SNR, Integer, Options, Real, validate
+from .._validate import NOISE, SNR, Integer, Options, Real, reordered, validate
 from .._resources import MAX_SIGNAL
 from ..population import Population
 from . import _kernel as kernel
@@ -30,9 +30,10 @@ def _scalar_or_array(x, was_scalar):
 # Theorem 1
 # ---------------------------------------------------------------------------
 
+@reordered(("tr_sigma_r", "p", "n", "exact"), "theorem1(n, p, tr_sigma_r=...)")
 @validate(n=Real(gt=1.0, array=True), p=Real(ge=1.0, array=True),
           tr_sigma_r=Real(ge=0.0, array=True))
-def theorem1(tr_sigma_r, p, n, exact: bool = True):
+def theorem1(n, p, *, tr_sigma_r, exact: bool = True):
     """Theorem 1 (:prf:ref:`thm-under`): the under-parameterised variance.
 
     For ``p < n`` the bias is zero and the mean variance is
@@ -43,15 +44,20 @@ def theorem1(tr_sigma_r, p, n, exact: bool = True):
     * ``exact=False``: ``tr Sigma_r * gamma / (1 - gamma)``, ``gamma = p/n``
       (the almost-sure limit as ``p/n -> gamma < 1``), ``inf`` at ``p = n``.
 
+    The arguments follow the package's order ``(n, p, ...)``; ``tr_sigma_r``
+    is keyword-only.  The paper-style order ``theorem1(tr_sigma_r, p, n)`` of
+    earlier versions is still accepted with a ``FutureWarning`` (three
+    positional values can only be that order) and gives the same numbers.
+
     Parameters
     ----------
-    tr_sigma_r : float or array
-        ``tr Sigma_r >= 0`` (broadcast against ``p``).
-    p : float or array
-        Model sizes, ``1 <= p <= n`` (non-integer ``p`` interpolates).
     n : float or array
         Sample size, ``n > 1``, broadcast against ``p`` (a real ``n`` is the
         effective sample size of :prf:ref:`rem-trajectory-neff`).
+    p : float or array
+        Model sizes, ``1 <= p <= n`` (non-integer ``p`` interpolates).
+    tr_sigma_r : float or array
+        ``tr Sigma_r >= 0`` (broadcast against ``p``), keyword-only.
     exact : bool
         Exact finite-``n`` mean or the proportional limit.
 
@@ -69,7 +75,7 @@ def theorem1(tr_sigma_r, p, n, exact: bool = True):
     Examples
     --------
     >>> from hmmrisk.theory import theorem1
-    >>> theorem1(2.0, 10, 31)
+    >>> theorem1(31, 10, tr_sigma_r=2.0)
     1.0
     """
     scalar = np.ndim(p) == 0 and np.ndim(tr_sigma_r) == 0 and np.ndim(n) == 0
@@ -243,7 +249,7 @@ def predicted_curve(pops, n) -> Predictions:
     formula = np.empty(m, dtype=object)
     under = p <= nn
     if np.any(under):
-        variance[under] = theorem1(tr[under], p[under], nn[under], exact=True)
+        variance[under] = theorem1(nn[under], p[under], tr_sigma_r=tr[under], exact=True)
         formula[under] = "theorem1-exact"
     thr = under & (p >= nn - 1)
     variance[thr] = np.inf
@@ -377,7 +383,8 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
         formula[over] = "definition2"
     below = ~over
     if np.any(below):
-        variance[below] = theorem1(tr[below], p[below], nn[below], exact=(under == "exact"))
+        variance[below] = theorem1(nn[below], p[below], tr_sigma_r=tr[below],
+                                   exact=(under == "exact"))
         formula[below] = "theorem1-" + under
         formula[below & np.isinf(variance)] = "threshold"
     pred = Predictions(p=p, bias=bias, variance=variance, irreducible=tr,
