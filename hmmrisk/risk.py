@@ -203,7 +203,7 @@ def _over_terms(lam, b, X1, a, c):
     Y, Z = np.moveaxis(Y, 0, 1), np.moveaxis(Z, 0, 1)    # (reps, n, r)
     C = np.swapaxes(Y, -1, -2) @ Y + np.eye(lam.size)
     P = np.swapaxes(Z, -1, -2) @ Z
-    Cinv = np.linalg.inv(C)
+    Cinv = _spd_inverse(C)                               # C >= I: well conditioned
     CinvP = Cinv @ P
     E = Cinv @ b
     bias = np.sum(E**2 * (lam - 1.0)[:, None], axis=(-2, -1)) + np.sum(b * E, axis=(-2, -1))
@@ -224,29 +224,56 @@ def _solve_upper_bidiagonal_T(a, c, B):
     return Z
 
 
-def _tri_inv(L):
-    """Inverse of a batch of lower-triangular matrices, by 2 x 2 blocks.
+def _upper_normals(rng, reps: int, r: int) -> np.ndarray:
+    """``(reps, r, r)`` strictly upper-triangular matrices of independent ``N(0, 1)`` entries.
 
-    ``[[A, 0], [C, D]]^{-1} = [[A^{-1}, 0], [-D^{-1} C A^{-1}, D^{-1}]]``: matrix
-    products only (NumPy has no batched triangular solve; its batched
-    ``inv``/``solve`` are several times slower on small matrices).
+    ``r (r - 1) / 2`` draws per matrix, row by row, in one call.
     """
-    k = L.shape[-1]
-    if k <= 8:
-        inv = np.zeros_like(L)
+    above = rng.standard_normal((reps, r * (r - 1) // 2))
+    out = np.zeros((reps, r, r))
+    for i in range(r - 1):                          # row i: r - 1 - i entries right of the diagonal
+        o = i * (2 * r - i - 1) // 2
+        out[:, i, i + 1:] = above[:, o:o + r - 1 - i]
+    return out
+
+
+def _spd_inverse(S):
+    """Inverse of a batch of symmetric positive definite matrices, LAPACK ``potrf``/``potri`` per matrix.
+
+    NumPy's batched ``inv`` (LU) does about three times the work and is
+    several times slower on small matrices.
+    """
+    dpotrf, dpotri = _lapack()[1:3]
+    out = np.array(S, dtype=float, order="C")
+    k, r, _ = out.shape
+    with _lapack()[3].limit(limits=1):
         for i in range(k):
-            inv[..., i, i] = 1.0 / L[..., i, i]
-            if i:
-                row = np.einsum("...j,...jk->...k", L[..., i, :i], inv[..., :i, :i])
-                inv[..., i, :i] = -row * inv[..., i, i, None]
-        return inv
-    h = k // 2
-    A, D = _tri_inv(L[..., :h, :h]), _tri_inv(L[..., h:, h:])
-    inv = np.zeros_like(L)
-    inv[..., :h, :h] = A
-    inv[..., h:, h:] = D
-    inv[..., h:, :h] = -D @ (L[..., h:, :h] @ A)
-    return inv
+            c, info = dpotrf(out[i].T, lower=1, clean=0, overwrite_a=1)
+            if info == 0:
+                c, info = dpotri(c, lower=1, overwrite_c=1)
+            if info != 0 or (i == 0 and not np.shares_memory(c, out[0])):
+                raise np.linalg.LinAlgError(f"Cholesky inverse failed (info = {info}) on matrix {i}")
+    np.copyto(out, np.swapaxes(out, -1, -2), where=np.tril(np.ones((r, r), bool), -1))
+    return out
+
+
+def _cholesky_tri_inv(S):
+    """``L^{-1}`` for the Cholesky factor ``L`` of each matrix of a batch (LAPACK ``potrf``/``trtri``).
+
+    ``S = L L^T`` so ``S^{-1} = L^{-T} L^{-1}``; the strictly upper triangle of the result is zero.
+    """
+    dpotrf, dtrtri = _lapack()[1], _lapack()[4]
+    out = np.array(S, dtype=float, order="C")
+    k, r, _ = out.shape
+    with _lapack()[3].limit(limits=1):
+        for i in range(k):                          # Fortran view: its upper triangle is L^T
+            c, info = dpotrf(out[i].T, lower=0, clean=0, overwrite_a=1)
+            if info == 0:
+                c, info = dtrtri(c, lower=0, overwrite_c=1)
+            if info != 0 or (i == 0 and not np.shares_memory(c, out[0])):
+                raise np.linalg.LinAlgError(f"Cholesky inverse failed (info = {info}) on matrix {i}")
+    out[:, np.triu_indices(r, 1)[0], np.triu_indices(r, 1)[1]] = 0.0
+    return out
 
 
 def _schur_draw(rng, lam, n: int, dof: int, reps: int):
@@ -268,8 +295,8 @@ def _schur_draw(rng, lam, n: int, dof: int, reps: int):
     """
     r = lam.size
     j = np.arange(r)
-    T = np.triu(rng.standard_normal((reps, r, r)), 1)
-    T[:, j, j] = np.sqrt(rng.chisquare(n - j, size=(reps, r)))
+    T = _upper_normals(rng, reps, r)
+    T.reshape(reps, r * r)[:, ::r + 1] = np.sqrt(rng.chisquare(n - j, size=(reps, r)))
     T *= np.sqrt(lam)
     N1t = rng.standard_normal((n - r, reps, r))
     N2 = rng.standard_normal((reps, r, dof - n + r))
@@ -301,7 +328,7 @@ def _over_terms_schur(lam, b, T, N1t, N2, a, c):
     """
     V = np.moveaxis(_solve_upper_bidiagonal_T(a, c, N1t), 0, 1)          # (reps, n - r, r)
     S = T @ np.swapaxes(T, -1, -2) + N2 @ np.swapaxes(N2, -1, -2)
-    Linv = _tri_inv(np.linalg.cholesky(S))                                # S^{-1} = Linv^T Linv
+    Linv = _cholesky_tri_inv(S)                                           # S^{-1} = Linv^T Linv
     W = Linv @ T                                                          # H = W^T W
     LVt = Linv @ np.swapaxes(V, -1, -2)                                   # (reps, r, n - r)
     WL = W * np.sqrt(np.maximum(lam - 1.0, 0.0))                       # lam >= 1: Sigma_x = W W^T + I
@@ -359,11 +386,7 @@ def _isotropic_draw(rng, r: int, n: int, dof: int, reps: int):
     set, whatever ``p`` (the general canonical form needs ``r p``).
     Returns ``R`` (reps, r, r), ``(a_C, c_C)`` (r, reps), ``N1^T`` (n - r, reps, r), ``(a, c)``.
     """
-    above = rng.standard_normal((reps, r * (r - 1) // 2))
-    R = np.zeros((reps, r, r))
-    for i in range(r - 1):                          # row i: r - 1 - i normals right of the diagonal
-        o = i * (2 * r - i - 1) // 2
-        R[:, i, i + 1:] = above[:, o:o + r - 1 - i]
+    R = _upper_normals(rng, reps, r)
     j = np.arange(r)
     R.reshape(reps, r * r)[:, ::r + 1] = np.sqrt(rng.chisquare(n - r + 1 + j, size=(reps, r)))
     k = dof - n + r                                 # = p - n columns of N2
@@ -378,19 +401,19 @@ _LAPACK = None
 
 
 def _lapack():
-    """SciPy's ``(dlauum, dpotrf, dpotri)`` and a ``threadpoolctl`` controller that knows its BLAS.
+    """SciPy's ``(dlauum, dpotrf, dpotri)``, a ``threadpoolctl`` controller that knows its BLAS, ``dtrtri``.
 
     SciPy links its own OpenBLAS, loaded only on this first use: the
     controller of :func:`hmmrisk._resources.blas_single_thread` may predate it,
-    so :func:`_over_terms_isotropic` limits it to one thread through this one
-    (its bits must not depend on ``OPENBLAS_NUM_THREADS``).
+    so the routes that call LAPACK limit it to one thread through this one
+    (their bits must not depend on ``OPENBLAS_NUM_THREADS``).
     """
     global _LAPACK
     if _LAPACK is None:
-        from scipy.linalg.lapack import dlauum, dpotrf, dpotri
+        from scipy.linalg.lapack import dlauum, dpotrf, dpotri, dtrtri
         from threadpoolctl import ThreadpoolController
 
-        _LAPACK = (dlauum, dpotrf, dpotri, ThreadpoolController())
+        _LAPACK = (dlauum, dpotrf, dpotri, ThreadpoolController(), dtrtri)
     return _LAPACK
 
 
