@@ -32,7 +32,7 @@ from .population import Population, population
 
 METHODS = ("conditional", "fit")
 _BLOCK = 2**18      # floats per (n, block, r) array: training sets are drawn in cache-sized blocks
-_ISO_BLOCK = 2**20  # floats per (block, r, r) array of the isotropic route, whose dense r x r work
+_ISO_BLOCK = 2**20  # floats per (block, r, r) or (n - r, block, r) array of the isotropic route, whose r x r work
 _ISO_SUBBLOCK = 16  # goes in cache-sized sub-blocks of this many training sets
 _MARGIN = 10        # Woodbury needs K ~ W_n(p - r) well conditioned: p - r >= n + _MARGIN
 
@@ -562,7 +562,7 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     bias, variance = np.empty(reps), np.empty(reps)
     beta = _isotropic_beta(lam, b) if lam.size < n else None
     if beta is not None:
-        block = max(1, _ISO_BLOCK // lam.size**2)
+        block = max(1, _ISO_BLOCK // (lam.size * max(lam.size, n - lam.size)))
         for start in range(0, reps, block):
             k = slice(start, min(start + block, reps))
             draw = _isotropic_draw(rng, lam.size, n, pop.n_unit, k.stop - k.start)
