@@ -14,11 +14,18 @@ the excess risk with the dense ``Sigma_x``.  Prints a table and two ratios:
   of its draws carries more information than a draw of the loop).
 
 Both routes run single-threaded BLAS if ``OPENBLAS_NUM_THREADS=1`` is set, as
-``make bench`` does.
+``make bench`` does.  Each time is the best of ``--repeat`` runs, as wall time
+and as CPU time of the process (``time.process_time``): on a machine shared
+with other jobs the wall times stretch with the load while the CPU times of
+these single-threaded runs much less, so the ``cpu ratio`` column is the one
+to compare across machines and loads (it still moves by some 10-20 % with
+cache and memory-bandwidth contention).
 
-``--scaling`` instead times one training set of each route at fixed n = 100
-for p up to 20,000 (the loop without its O(p^3) set-up of the dense
-Sigma_x^{-1}, which alone is out of reach at p = 20,000).
+``--scaling`` instead gives the CPU time per training set of each route at
+fixed n = 100 for p up to 20,000 (the loop without its O(p^3) set-up of the
+dense Sigma_x^{-1}, which alone is out of reach at p = 20,000; hmmrisk with
+its O(p d^2) population of the model, once per call, spread over the 200
+training sets).
 
 Run:  python bench/bench_risk.py [--repeat 3] [--scaling]
 """
@@ -26,6 +33,7 @@ Run:  python bench/bench_risk.py [--repeat 3] [--scaling]
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 
@@ -66,23 +74,26 @@ def naive_per_set(model, n, reps, rng):
 
 
 def scaling(repeat):
-    print(f"n={N} d={D} noise={NOISE}: seconds per training set; best of {repeat}")
+    print(f"n={N} d={D} noise={NOISE}: CPU seconds per training set; best of {repeat}; "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'p':>6} {'loop':>10} {'hmmrisk':>10} {'ratio':>8}")
     for p in SCALING_PS:
         model = hr.make_model(p, D, NOISE, rng=p)
         k = max(2, min(REPS, 200_000 // p))
-        t_loop, _ = best_of(lambda: naive_per_set(model, N, k, np.random.default_rng(0)), repeat)
-        t_fast, _ = best_of(lambda: hr.simulate_risk(model, N, REPS, rng=0), repeat)
+        (_, t_loop), _ = best_of(lambda: naive_per_set(model, N, k, np.random.default_rng(0)), repeat, cpu=True)
+        (_, t_fast), _ = best_of(lambda: hr.simulate_risk(model, N, REPS, rng=0), repeat, cpu=True)
         print(f"{p:>6} {t_loop / k:>10.2e} {t_fast / REPS:>10.2e} {t_loop / k / (t_fast / REPS):>8.0f}")
 
 
-def best_of(fn, repeat):
-    times = []
+def best_of(fn, repeat, cpu=False):
+    """Best wall time (or, with ``cpu``, ``(wall, cpu)`` best times) of ``repeat`` runs, and the output."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return ((min(walls), min(cpus)) if cpu else min(walls)), out
 
 
 def main(argv=None):
@@ -95,24 +106,30 @@ def main(argv=None):
         return scaling(args.repeat)
     models = {p: hr.make_model(p, D, NOISE, rng=p) for p in PS}
     print(f"n={N} d={D} noise={NOISE} reps={REPS}; best of {args.repeat}; "
-          f"numpy {np.__version__}, {platform.processor() or platform.machine()}")
-    print(f"{'p':>5} {'loop s':>9} {'hmmrisk s':>10} {'ratio':>7} {'loop risk':>15} {'hmmrisk risk':>15}")
+          f"numpy {np.__version__}, {platform.processor() or platform.machine()}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'p':>5} {'loop s':>9} {'hmmrisk s':>10} {'ratio':>7} {'loop cpu':>9} {'hmmrisk cpu':>11} "
+          f"{'cpu ratio':>9} {'loop risk':>15} {'hmmrisk risk':>15}")
     total_loop = total_fast = work_loop = work_fast = 0.0
-    worst = np.inf
+    worst = worst_cpu = np.inf
     for p in PS:
-        t_loop, (r_loop, se_loop) = best_of(
-            lambda: naive_risk(models[p], N, REPS, np.random.default_rng(0)), args.repeat)
-        t_fast, est = best_of(lambda: hr.simulate_risk(models[p], N, REPS, rng=0), args.repeat)
+        (t_loop, c_loop), (r_loop, se_loop) = best_of(
+            lambda: naive_risk(models[p], N, REPS, np.random.default_rng(0)), args.repeat, cpu=True)
+        (t_fast, c_fast), est = best_of(lambda: hr.simulate_risk(models[p], N, REPS, rng=0),
+                                        args.repeat, cpu=True)
         total_loop += t_loop
         worst = min(worst, t_loop / t_fast)
+        worst_cpu = min(worst_cpu, c_loop / c_fast)
         total_fast += t_fast
         work_loop += t_loop * se_loop**2
         work_fast += t_fast * est.stderr**2
-        print(f"{p:>5} {t_loop:>9.4f} {t_fast:>10.4f} {t_loop / t_fast:>7.1f} "
-              f"{r_loop:>8.3f}±{se_loop:<6.3f} {est.risk:>8.3f}±{est.stderr:<6.3f}")
+        print(f"{p:>5} {t_loop:>9.4f} {t_fast:>10.4f} {t_loop / t_fast:>7.1f} {c_loop:>9.4f} {c_fast:>11.4f} "
+              f"{c_loop / c_fast:>9.1f} {r_loop:>8.3f}±{se_loop:<6.3f} {est.risk:>8.3f}±{est.stderr:<6.3f}")
     print(f"total {total_loop:>9.4f} {total_fast:>10.4f}")
-    print(f"ratio, same reps:       {total_loop / total_fast:6.1f}x (smallest at one p: {worst:.1f}x)")
+    print(f"ratio, same reps:       {total_loop / total_fast:6.1f}x (smallest at one p: {worst:.1f}x wall, "
+          f"{worst_cpu:.1f}x cpu)")
     print(f"ratio, equal precision: {work_loop / work_fast:6.1f}x")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ from .population import Population, population
 
 METHODS = ("conditional", "fit")
 _BLOCK = 2**18      # floats per (n, block, r) array: training sets are drawn in cache-sized blocks
+_ISO_BLOCK = 2**20  # floats per (block, r, r) or (n - r, block, r) array of the isotropic route, whose r x r work
+_ISO_SUBBLOCK = 16  # goes in cache-sized sub-blocks of this many training sets
 _MARGIN = 10        # Woodbury needs K ~ W_n(p - r) well conditioned: p - r >= n + _MARGIN
 
 
@@ -202,7 +204,7 @@ def _over_terms(lam, b, X1, a, c):
     Y, Z = np.moveaxis(Y, 0, 1), np.moveaxis(Z, 0, 1)    # (reps, n, r)
     C = np.swapaxes(Y, -1, -2) @ Y + np.eye(lam.size)
     P = np.swapaxes(Z, -1, -2) @ Z
-    Cinv = np.linalg.inv(C)
+    Cinv = _spd_inverse(C)                               # C >= I: well conditioned
     CinvP = Cinv @ P
     E = Cinv @ b
     bias = np.sum(E**2 * (lam - 1.0)[:, None], axis=(-2, -1)) + np.sum(b * E, axis=(-2, -1))
@@ -223,29 +225,56 @@ def _solve_upper_bidiagonal_T(a, c, B):
     return Z
 
 
-def _tri_inv(L):
-    """Inverse of a batch of lower-triangular matrices, by 2 x 2 blocks.
+def _upper_normals(rng, reps: int, r: int) -> np.ndarray:
+    """``(reps, r, r)`` strictly upper-triangular matrices of independent ``N(0, 1)`` entries.
 
-    ``[[A, 0], [C, D]]^{-1} = [[A^{-1}, 0], [-D^{-1} C A^{-1}, D^{-1}]]``: matrix
-    products only (NumPy has no batched triangular solve; its batched
-    ``inv``/``solve`` are several times slower on small matrices).
+    ``r (r - 1) / 2`` draws per matrix, row by row, in one call.
     """
-    k = L.shape[-1]
-    if k <= 8:
-        inv = np.zeros_like(L)
+    above = rng.standard_normal((reps, r * (r - 1) // 2))
+    out = np.zeros((reps, r, r))
+    for i in range(r - 1):                          # row i: r - 1 - i entries right of the diagonal
+        o = i * (2 * r - i - 1) // 2
+        out[:, i, i + 1:] = above[:, o:o + r - 1 - i]
+    return out
+
+
+def _spd_inverse(S):
+    """Inverse of a batch of symmetric positive definite matrices, LAPACK ``potrf``/``potri`` per matrix.
+
+    NumPy's batched ``inv`` (LU) does about three times the work and is
+    several times slower on small matrices.
+    """
+    dpotrf, dpotri = _lapack()[1:3]
+    out = np.array(S, dtype=float, order="C")
+    k, r, _ = out.shape
+    with _lapack()[3].limit(limits=1):
         for i in range(k):
-            inv[..., i, i] = 1.0 / L[..., i, i]
-            if i:
-                row = np.einsum("...j,...jk->...k", L[..., i, :i], inv[..., :i, :i])
-                inv[..., i, :i] = -row * inv[..., i, i, None]
-        return inv
-    h = k // 2
-    A, D = _tri_inv(L[..., :h, :h]), _tri_inv(L[..., h:, h:])
-    inv = np.zeros_like(L)
-    inv[..., :h, :h] = A
-    inv[..., h:, h:] = D
-    inv[..., h:, :h] = -D @ (L[..., h:, :h] @ A)
-    return inv
+            c, info = dpotrf(out[i].T, lower=1, clean=0, overwrite_a=1)
+            if info == 0:
+                c, info = dpotri(c, lower=1, overwrite_c=1)
+            if info != 0 or (i == 0 and not np.shares_memory(c, out[0])):
+                raise np.linalg.LinAlgError(f"Cholesky inverse failed (info = {info}) on matrix {i}")
+    np.copyto(out, np.swapaxes(out, -1, -2), where=np.tril(np.ones((r, r), bool), -1))
+    return out
+
+
+def _cholesky_tri_inv(S):
+    """``L^{-1}`` for the Cholesky factor ``L`` of each matrix of a batch (LAPACK ``potrf``/``trtri``).
+
+    ``S = L L^T`` so ``S^{-1} = L^{-T} L^{-1}``; the strictly upper triangle of the result is zero.
+    """
+    dpotrf, dtrtri = _lapack()[1], _lapack()[4]
+    out = np.array(S, dtype=float, order="C")
+    k, r, _ = out.shape
+    with _lapack()[3].limit(limits=1):
+        for i in range(k):                          # Fortran view: its upper triangle is L^T
+            c, info = dpotrf(out[i].T, lower=0, clean=0, overwrite_a=1)
+            if info == 0:
+                c, info = dtrtri(c, lower=0, overwrite_c=1)
+            if info != 0 or (i == 0 and not np.shares_memory(c, out[0])):
+                raise np.linalg.LinAlgError(f"Cholesky inverse failed (info = {info}) on matrix {i}")
+    out[:, np.triu_indices(r, 1)[0], np.triu_indices(r, 1)[1]] = 0.0
+    return out
 
 
 def _schur_draw(rng, lam, n: int, dof: int, reps: int):
@@ -267,8 +296,8 @@ def _schur_draw(rng, lam, n: int, dof: int, reps: int):
     """
     r = lam.size
     j = np.arange(r)
-    T = np.triu(rng.standard_normal((reps, r, r)), 1)
-    T[:, j, j] = np.sqrt(rng.chisquare(n - j, size=(reps, r)))
+    T = _upper_normals(rng, reps, r)
+    T.reshape(reps, r * r)[:, ::r + 1] = np.sqrt(rng.chisquare(n - j, size=(reps, r)))
     T *= np.sqrt(lam)
     N1t = rng.standard_normal((n - r, reps, r))
     N2 = rng.standard_normal((reps, r, dof - n + r))
@@ -300,7 +329,7 @@ def _over_terms_schur(lam, b, T, N1t, N2, a, c):
     """
     V = np.moveaxis(_solve_upper_bidiagonal_T(a, c, N1t), 0, 1)          # (reps, n - r, r)
     S = T @ np.swapaxes(T, -1, -2) + N2 @ np.swapaxes(N2, -1, -2)
-    Linv = _tri_inv(np.linalg.cholesky(S))                                # S^{-1} = Linv^T Linv
+    Linv = _cholesky_tri_inv(S)                                           # S^{-1} = Linv^T Linv
     W = Linv @ T                                                          # H = W^T W
     LVt = Linv @ np.swapaxes(V, -1, -2)                                   # (reps, r, n - r)
     WL = W * np.sqrt(np.maximum(lam - 1.0, 0.0))                       # lam >= 1: Sigma_x = W W^T + I
@@ -313,6 +342,166 @@ def _over_terms_schur(lam, b, T, N1t, N2, a, c):
     bias = (np.sum(resid**2 * lam[:, None], axis=(-2, -1)) + np.sum(b * Hb, axis=(-2, -1))
             - np.sum(Hb**2, axis=(-2, -1)))
     return bias, variance
+
+
+def _isotropic_beta(lam, b):
+    """``beta`` if ``Lam = lam I`` and ``b b^T = beta I_r`` (else ``None``), to 1e-12 relative.
+
+    The orthogonal embedding (:func:`hmmrisk.hmm.make_model`) has both: ``W``'s
+    non-zero singular values are equal and ``B* = Sigma_x^{-1} W A^T`` with
+    ``A`` orthogonal.
+    """
+    r = lam.size
+    if r == 0 or np.ptp(lam) > 1e-12 * lam.max():
+        return None
+    bbt = b @ b.T
+    beta = np.trace(bbt) / r
+    if not beta > 0 or np.max(np.abs(bbt - beta * np.eye(r))) > 1e-12 * beta:
+        return None
+    return float(beta)
+
+
+def _isotropic_draw(rng, r: int, n: int, dof: int, reps: int):
+    """Canonical form of a training set when ``Lam = lam I`` and ``b b^T = beta I``, ``r < n < r + dof``.
+
+    ``dof = p - r`` is the number of unit-variance features.
+
+    Start from :func:`_schur_draw`'s ``X1 = [T; 0]``, ``X2 = [[N1, N2], [B, 0]]``.
+    With ``Lam = lam I`` every quantity of :func:`_over_terms_isotropic` is a
+    trace, invariant under a rotation ``O`` of the first ``r`` rows of sample
+    space, and depends on ``T`` only through ``P = T T^T``.  Rotating by an
+    independent Haar ``O`` first makes ``P ~ lam Wishart_r(n)`` with a law
+    invariant under conjugation and independent of ``(N1, N2)``; then ``O``
+    may be taken to bidiagonalise ``N2`` (Dumitriu & Edelman), which leaves
+    ``P``'s law and ``N1``'s law unchanged.  So, all independent:
+
+    * ``P = lam R R^T``, ``R`` upper triangular with ``R_jj ~ chi_{n-r+1+j}`` and
+      ``N(0, 1)`` above the diagonal (Bartlett's decomposition with the
+      coordinates reversed: ``J R J`` is the lower-triangular Bartlett factor
+      of ``Wishart_r(n)``, ``J`` the reversal, and the law is invariant under ``J``);
+    * ``N2 N2^T ~ Wishart_r(p - n)`` as ``C C^T``, ``C`` lower bidiagonal
+      (:func:`_wishart_bidiagonal` of dimension ``min(r, p - n)``, zero-padded);
+    * ``B`` and ``N1`` as in :func:`_schur_draw`.
+
+    ``r (r - 1) / 2 + r (n - r)`` normal and ``O(n)`` chi draws per training
+    set, whatever ``p`` (the general canonical form needs ``r p``).
+    Returns ``R`` (reps, r, r), ``(a_C, c_C)`` (r, reps), ``N1^T`` (n - r, reps, r), ``(a, c)``.
+    """
+    R = _upper_normals(rng, reps, r)
+    j = np.arange(r)
+    R.reshape(reps, r * r)[:, ::r + 1] = np.sqrt(rng.chisquare(n - r + 1 + j, size=(reps, r)))
+    k = dof - n + r                                 # = p - n columns of N2
+    aC, cC = _wishart_bidiagonal(rng, min(r, k), max(r, k), reps)
+    if k < r:                                   # rank k: the k x k bidiagonal of W_k(r), padded
+        aC, cC = (np.concatenate([x, np.zeros((r - k, reps))]) for x in (aC, cC))
+    N1t = rng.standard_normal((n - r, reps, r))
+    return R, (aC, cC), N1t, _wishart_bidiagonal(rng, n - r, dof, reps)
+
+
+_LAPACK = None
+
+
+def _lapack():
+    """SciPy's ``(dlauum, dpotrf, dpotri)``, a ``threadpoolctl`` controller that knows its BLAS, ``dtrtri``.
+
+    SciPy links its own OpenBLAS, loaded only on this first use: the
+    controller of :func:`hmmrisk._resources.blas_single_thread` may predate it,
+    so the routes that call LAPACK limit it to one thread through this one
+    (their bits must not depend on ``OPENBLAS_NUM_THREADS``).
+    """
+    global _LAPACK
+    if _LAPACK is None:
+        from scipy.linalg.lapack import dlauum, dpotrf, dpotri, dtrtri
+        from threadpoolctl import ThreadpoolController
+
+        _LAPACK = (dlauum, dpotrf, dpotri, ThreadpoolController(), dtrtri)
+    return _LAPACK
+
+
+def _cholesky_inverse_into(out, diag, upper):
+    """``out[k] <- (R_k R_k^T + D_k)^{-1}`` in place, for upper-triangular ``R_k`` given in ``out[k]``.
+
+    ``D_k`` is symmetric tridiagonal (``diag`` ``(k, r)``, ``upper`` ``(k, r - 1)``).
+    LAPACK per matrix (``lauum``: ``R R^T``; ``potrf``/``potri``: the inverse
+    from the Cholesky factor), each on one triangle: NumPy has no batched
+    Cholesky inverse, and its batched ``inv`` (LU) and products do several
+    times the work on small matrices.  ``out`` is ``(k, r, r)`` with C-ordered
+    matrices (it may be a view of a larger array along its second axis).
+    """
+    dlauum, dpotrf, dpotri = _lapack()[:3]
+    k, r, _ = out.shape
+    for i in range(k):                              # Fortran view R^T: lauum gives R R^T
+        dlauum(out[i].T, lower=1, overwrite_c=1)
+    j = np.arange(r)
+    out[:, j, j] += diag
+    out[:, j[:-1], j[1:]] += upper                  # C-ordered upper = Fortran lower triangle
+    for i in range(k):
+        c, info = dpotrf(out[i].T, lower=1, clean=0, overwrite_a=1)
+        if info == 0:
+            c, info = dpotri(c, lower=1, overwrite_c=1)
+        if info != 0 or (i == 0 and not np.shares_memory(c, out[0])):
+            raise np.linalg.LinAlgError(f"Cholesky inverse failed (info = {info}) on matrix {i} of the batch")
+    np.copyto(out, np.swapaxes(out, -1, -2), where=np.tril(np.ones((r, r), bool), -1))
+    return out
+
+
+def _over_terms_isotropic(lam: float, beta: float, R, C, N1t, a, c):
+    """``(B_X, V_X / tr Sigma_r)`` for ``Lam = lam I``, ``b b^T = beta I``, from :func:`_isotropic_draw`.
+
+    The Schur complement of :func:`_over_terms_schur` is ``S = P + D``,
+    ``D = C C^T``; with ``F = S^{-1}``, ``V = B^{-T} N1^T``, ``Q = F C`` and
+    ``Z = V F``, the terms of :func:`_over_terms_schur` become traces
+    (``H = W^T W`` has the eigenvalues of ``F P = I - F D``, and ``Lam - I = (lam - 1) I``):
+
+    * ``B_X = beta [(lam - 1) ||C^T F C||^2 + tr(C^T F C)]`` (``sum_i (lam - 1) mu_i^2 + mu_i``
+      over the eigenvalues ``mu = 1 - h`` of ``F D``: the bias formula with ``b b^T = beta I``);
+    * ``V_X / tr Sigma_r = tr (B B^T)^{-1} + tr F + tr(V F V^T)
+      + (lam - 1) [tr F + tr(V F V^T) - ||Q||^2 - ||Z C||^2]``,
+
+    the bracket being ``||U||^2 + ||V U||^2`` with ``U = F T``
+    (``tr(F P F) = tr F - tr(F D F)``).  Every term but the bracket is a sum
+    of squares; the bracket's subtractions lose at most ``lam`` ulps relative
+    to ``V_X``.  Work per training set: one ``r x r`` product for ``P``, one
+    Cholesky inverse, one ``(n - r) x r x r`` product for ``Z``; everything
+    else ``O(n r)``.  ``N1t`` has shape ``(n - r, reps, r)``.
+    """
+    aC, cC = C
+    reps = R.shape[0]
+    V = np.moveaxis(_solve_upper_bidiagonal_T(a, c, N1t), 0, 1)           # (reps, n - r, r)
+    variance = _trace_inv_bidiagonal(a, c)
+    bias = np.empty(reps)
+    with _lapack()[3].limit(limits=1):
+        _isotropic_blocks(lam, beta, R, aC, cC, V, bias, variance)
+    return bias, variance
+
+
+def _isotropic_blocks(lam, beta, R, aC, cC, V, bias, variance):
+    """The dense ``r x r`` part of :func:`_over_terms_isotropic`; fills ``bias``, adds to ``variance``."""
+    reps, r, _ = R.shape
+    m = V.shape[1]
+    step = r + 1
+    for start in range(0, reps, _ISO_SUBBLOCK):         # dense r x r work in cache-sized blocks
+        k = slice(start, min(start + _ISO_SUBBLOCK, reps))
+        ak, ck = aC[:, k], cC[:, k]
+        d0, d1 = (ak**2 + ck**2).T, (ck[1:] * ak[:-1]).T   # D = C C^T: diagonal, off-diagonal
+        FZ = np.empty((d0.shape[0], r + m, r))          # [F; Z]
+        F = FZ[:, :r]
+        np.multiply(R[k], np.sqrt(lam), out=F)
+        _cholesky_inverse_into(F, d0, d1)               # F = (lam R R^T + D)^{-1}
+        np.matmul(V[k], F, out=FZ[:, r:])
+        D = np.zeros((d0.shape[0], r, r))               # F D by BLAS
+        flat = D.reshape(-1, r * r)
+        flat[:, ::step] = d0
+        flat[:, r::step] = d1
+        flat[:, 1::step] = d1
+        FD = F @ D
+        tr_fd = np.einsum("kii->k", FD)                 # tr(C^T F C)
+        bias[k] = beta * ((lam - 1.0) * np.einsum("kij,kji->k", FD, FD) + tr_fd)
+        # ||Q||^2 + ||Z C||^2 = tr(D [F; Z]^T [F; Z]): D is tridiagonal
+        fzd = (np.einsum("kji,kji->ki", FZ, FZ) * d0).sum(-1) + \
+            2.0 * (np.einsum("kji,kji->ki", FZ[..., :-1], FZ[..., 1:]) * d1).sum(-1)
+        tr_fv = np.einsum("kii->k", F) + np.einsum("kij,kij->k", FZ[:, r:], V[k])
+        variance[k] += tr_fv + (lam - 1.0) * (tr_fv - fzd)
 
 
 def _over_terms_dense(lam, b, X1, K):
@@ -358,6 +547,12 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
       and an ``r x r`` Schur complement formed without subtraction
       (:func:`_over_terms_schur`); only for ``r >= n`` is ``G`` formed and
       inverted (:func:`_over_terms_dense`).
+
+    For ``r < n < p`` with ``Lam = lam I`` and ``b b^T = beta I`` (the
+    orthogonal embedding, :func:`_isotropic_beta`) the risk is a function of
+    traces only, and a smaller canonical form of the Schur route is used for
+    every such ``p`` (:func:`_isotropic_draw`, :func:`_over_terms_isotropic`):
+    its cost per training set does not grow with ``p``.
     """
     p = pop.p
     if p <= n:
@@ -366,6 +561,14 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     lam = pop.eigvals
     b = pop.eigvecs.T @ pop.B_star                                   # r x d
     bias, variance = np.empty(reps), np.empty(reps)
+    beta = _isotropic_beta(lam, b) if lam.size < n else None
+    if beta is not None:
+        block = max(1, _ISO_BLOCK // (lam.size * max(lam.size, n - lam.size)))
+        for start in range(0, reps, block):
+            k = slice(start, min(start + block, reps))
+            draw = _isotropic_draw(rng, lam.size, n, pop.n_unit, k.stop - k.start)
+            bias[k], variance[k] = _over_terms_isotropic(float(lam[0]), beta, *draw[:3], *draw[3])
+        return bias, pop.tr_sigma_r * variance
     block = max(1, _BLOCK // (n * lam.size))
     for start in range(0, reps, block):
         k = slice(start, min(start + block, reps))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
-from hmmrisk.risk import _over_terms_dense, _over_terms_schur, _schur_draw
+from hmmrisk.risk import _isotropic_beta, _over_terms_dense, _over_terms_schur, _schur_draw
 
 from conftest import mc_mean
 
@@ -61,10 +61,12 @@ def test_schur_route_is_stable_at_p_minus_r_equal_to_n():
 
 @pytest.mark.parametrize("p", [45, 50, 55])
 def test_schur_route_has_the_law_of_fitting_the_head(p):
-    """n = 40, r = 10: p - r = n - 5, n, n + 5 all take the Schur route."""
+    """n = 40, r = 10: p - r = n - 5, n, n + 5 all take the Schur route (the Gaussian
+    embedding: unequal signal eigenvalues, so not the isotropic route)."""
     n, d = 40, 10
-    m = hr.make_model(p, d, 0.4, rng=p)
-    assert hr.population(m).eigvals.size == d
+    m = hr.make_model(p, d, 0.4, embedding="gaussian", rng=p)
+    pop = hr.population(m)
+    assert pop.eigvals.size == d and _isotropic_beta(pop.eigvals, pop.eigvecs.T @ pop.B_star) is None
     fast = hr.simulate_risk(m, n, reps=4000, rng=1)
     plain = hr.simulate_risk(m, n, reps=4000, rng=2, method="fit")
     for part in ("risks", "biases", "variances"):
