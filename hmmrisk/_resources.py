@@ -228,9 +228,6 @@ def check_sweep(points, theory: bool, simulate: bool, reps: int, band: int, meth
             work=total)
 
 
-_CONTROLLER = None
-
-
 def blas_single_thread():
     """Context manager: BLAS and OpenMP pools limited to one thread (``threadpoolctl``).
 
@@ -239,14 +236,13 @@ def blas_single_thread():
     inside this context they do not.  The package's simulations
     (:func:`hmmrisk.make_model`, :func:`hmmrisk.simulate_risk`, each point of
     :func:`hmmrisk.sweep.sweep`, every CLI command) run in it; the previous
-    limits come back on exit.
+    limits come back on exit.  Each call looks at the libraries loaded now
+    (about a millisecond), so a BLAS loaded late -- SciPy's own OpenBLAS,
+    loaded by the first ``scipy.linalg`` call -- is limited too when the
+    context is entered after it.
     """
-    global _CONTROLLER
     try:
-        if _CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
-
-            _CONTROLLER = ThreadpoolController()
-        return _CONTROLLER.limit(limits=1)
+        from threadpoolctl import ThreadpoolController
     except ImportError:                         # pragma: no cover - threadpoolctl is a dependency
         return contextlib.nullcontext()
+    return ThreadpoolController().limit(limits=1)

@@ -247,7 +247,7 @@ def _spd_inverse(S):
     dpotrf, dpotri = _lapack()[1:3]
     out = np.array(S, dtype=float, order="C")
     k, r, _ = out.shape
-    with _lapack()[3].limit(limits=1):
+    with _resources.blas_single_thread():
         for i in range(k):
             c, info = dpotrf(out[i].T, lower=1, clean=0, overwrite_a=1)
             if info == 0:
@@ -263,10 +263,10 @@ def _cholesky_tri_inv(S):
 
     ``S = L L^T`` so ``S^{-1} = L^{-T} L^{-1}``; the strictly upper triangle of the result is zero.
     """
-    dpotrf, dtrtri = _lapack()[1], _lapack()[4]
+    dpotrf, dtrtri = _lapack()[1], _lapack()[3]
     out = np.array(S, dtype=float, order="C")
     k, r, _ = out.shape
-    with _lapack()[3].limit(limits=1):
+    with _resources.blas_single_thread():
         for i in range(k):                          # Fortran view: its upper triangle is L^T
             c, info = dpotrf(out[i].T, lower=0, clean=0, overwrite_a=1)
             if info == 0:
@@ -402,19 +402,18 @@ _LAPACK = None
 
 
 def _lapack():
-    """SciPy's ``(dlauum, dpotrf, dpotri)``, a ``threadpoolctl`` controller that knows its BLAS, ``dtrtri``.
+    """SciPy's ``(dlauum, dpotrf, dpotri, dtrtri)``, imported on first use.
 
-    SciPy links its own OpenBLAS, loaded only on this first use: the
-    controller of :func:`hmmrisk._resources.blas_single_thread` may predate it,
-    so the routes that call LAPACK limit it to one thread through this one
-    (their bits must not depend on ``OPENBLAS_NUM_THREADS``).
+    SciPy links its own OpenBLAS, loaded only then: a
+    :func:`hmmrisk._resources.blas_single_thread` context entered before that
+    does not know it, so the routes that call LAPACK enter one more around
+    the calls (their bits must not depend on ``OPENBLAS_NUM_THREADS``).
     """
     global _LAPACK
     if _LAPACK is None:
         from scipy.linalg.lapack import dlauum, dpotrf, dpotri, dtrtri
-        from threadpoolctl import ThreadpoolController
 
-        _LAPACK = (dlauum, dpotrf, dpotri, ThreadpoolController(), dtrtri)
+        _LAPACK = (dlauum, dpotrf, dpotri, dtrtri)
     return _LAPACK
 
 
@@ -470,7 +469,8 @@ def _over_terms_isotropic(lam: float, beta: float, R, C, N1t, a, c):
     V = np.moveaxis(_solve_upper_bidiagonal_T(a, c, N1t), 0, 1)           # (reps, n - r, r)
     variance = _trace_inv_bidiagonal(a, c)
     bias = np.empty(reps)
-    with _lapack()[3].limit(limits=1):
+    _lapack()                   # SciPy's BLAS loaded before the limit looks at the libraries
+    with _resources.blas_single_thread():
         _isotropic_blocks(lam, beta, R, aC, cC, V, bias, variance)
     return bias, variance
 
