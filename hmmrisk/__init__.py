@@ -25,14 +25,14 @@ The command line is ``python -m hmmrisk {risk,figure,sweep} --help``.
 import importlib as _importlib
 
 from . import figure_data, theory
-from .head import fit_head
+from .head import fit_head, head_from_svd
 from .hmm import HeadTuningModel, encoder_weights, haar_orthogonal, make_model
 from .population import Population, population
-from .risk import RiskEstimate, conditional_risk, simulate_risk
+from .risk import RiskEstimate, conditional_risk, fitted_risk, simulate_risk
 
 __all__ = [
     "HeadTuningModel", "Population", "RiskEstimate", "conditional_risk",
-    "encoder_weights", "fit_head", "haar_orthogonal", "make_model",
+    "encoder_weights", "fit_head", "fitted_risk", "haar_orthogonal", "head_from_svd", "make_model",
     "population", "simulate_risk", "figure_data", "theory",
 ]
 

@@ -79,6 +79,34 @@ def fit_head(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
     """
     X, Y = check.training_data(X, Y)
     ridge = check.real("ridge", ridge, low=0.0)
-    U, s, Vt = np.linalg.svd(X, full_matrices=False)
-    f = _filter(s, X.shape[-2], ridge)
+    return head_from_svd(np.linalg.svd(X, full_matrices=False), Y, ridge)
+
+
+def head_from_svd(svd, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
+    """The head of :func:`fit_head` from a thin SVD ``X = U S V^T`` already computed.
+
+    ``B_hat = V diag(f(s)) U^T Y`` (the module docstring), for callers that
+    need the SVD of ``X`` for other quantities too (Lemma 1's terms in
+    :func:`hmmrisk.risk.fitted_risk`): one factorisation instead of two.
+
+    Parameters
+    ----------
+    svd : tuple ``(U, s, Vt)``
+        ``numpy.linalg.svd(X, full_matrices=False)``: shapes ``(..., n, m)``,
+        ``(..., m)``, ``(..., m, p)``.
+    Y : (..., n, d) array
+        Targets.
+    ridge : float
+        ``lam >= 0``.
+    """
+    try:
+        U, s, Vt = (np.asarray(a, dtype=float) for a in svd)
+    except (TypeError, ValueError):
+        raise ValueError(f"svd must be the triple (U, s, Vt) of numpy.linalg.svd, got {type(svd).__name__}") from None
+    Y = check.finite_array("Y", Y)
+    ridge = check.real("ridge", ridge, low=0.0)
+    if (U.ndim < 2 or s.ndim < 1 or Vt.ndim < 2 or Y.ndim < 2 or U.shape[-2] != Y.shape[-2]
+            or s.shape[-1] != U.shape[-1] or Vt.shape[-2] != s.shape[-1]):
+        raise ValueError(f"svd and Y do not fit: U {U.shape}, s {s.shape}, Vt {Vt.shape}, Y {Y.shape}")
+    f = _filter(s, U.shape[-2], ridge)
     return np.swapaxes(Vt, -1, -2) @ (f[..., :, None] * (np.swapaxes(U, -1, -2) @ Y))

@@ -27,7 +27,7 @@ import numpy as np
 from . import _resources
 from . import _validate as check
 from ._validate import RNG, Integer, Options, Real, deprecated_alias, validate
-from .head import fit_head, spectral_filter
+from .head import head_from_svd, spectral_filter
 from .hmm import HeadTuningModel
 from .population import Population, population
 
@@ -56,8 +56,12 @@ def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
     X = check.training_data(X)
     if X.shape[-1] != pop.p:
         raise ValueError(f"X must have p = {pop.p} columns, got shape {X.shape}")
-    n = X.shape[-2]
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
+    return _lemma1_terms(pop, s, Vt, X.shape[-2], ridge)
+
+
+def _lemma1_terms(pop: Population, s, Vt, n: int, ridge: float):
+    """``(B_X, V_X)`` of :func:`conditional_risk` from the singular values and right vectors of ``X``."""
     f = spectral_filter(s, n, ridge)
     V = np.swapaxes(Vt, -1, -2)                                  # (..., p, m)
     delta = pop.B_star - V @ ((f * s)[..., :, None] * (Vt @ pop.B_star))
@@ -121,6 +125,45 @@ class RiskEstimate:
     def total(self) -> float:
         """Mean total next-token risk, ``risk + tr Sigma_r``."""
         return self.risk + self.irreducible
+
+
+@validate(ridge=Real(ge=0.0))
+def fitted_risk(pop: Population, X: np.ndarray, Y: np.ndarray, ridge: float = 0.0,
+                *, lemma1: bool = True) -> RiskEstimate:
+    """Realised excess risk of the head fitted on each of given training sets, with Lemma 1's terms.
+
+    For each training set ``(X, Y)`` (leading axis: the sets): the head
+    ``B_hat`` of :func:`hmmrisk.head.fit_head`, its excess risk
+    ``tr((B_hat - B*)^T Sigma_x (B_hat - B*))`` against ``pop``, and Lemma 1's
+    ``(B_X, V_X)`` at ``X`` (:func:`conditional_risk`), all from one SVD of
+    ``X`` per set.  ``lemma1=False`` skips Lemma 1's terms (``NaN``).  This is
+    ``simulate_risk(..., method="fit")`` for training sets drawn elsewhere
+    (:func:`hmmrisk.trajectory.simulate_trajectory_risk`).
+
+    Examples
+    --------
+    >>> import hmmrisk as hr
+    >>> model = hr.make_model(10, 5, 0.5, rng=0)
+    >>> X, Y = model.sample(40, 1, 3)
+    >>> est = hr.fitted_risk(hr.population(model), X, Y)
+    >>> est.reps, bool(abs(est.risks - hr.population(model).excess_risk(hr.fit_head(X, Y))).max() < 1e-9)
+    (3, True)
+    """
+    if not isinstance(pop, Population):
+        raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
+    if not isinstance(lemma1, (bool, np.bool_)):
+        raise ValueError(f"lemma1 must be True or False, got {lemma1!r}")
+    X, Y = check.training_data(X, Y)
+    if X.ndim != 3 or X.shape[-1] != pop.p or Y.shape[-1] != pop.d:
+        raise ValueError(f"X and Y must be (sets, n, p = {pop.p}) and (sets, n, d = {pop.d}), "
+                         f"got shapes {X.shape} and {Y.shape}")
+    svd = np.linalg.svd(X, full_matrices=False)
+    risks = pop.excess_risk(head_from_svd(svd, Y, ridge))
+    if lemma1:
+        bias, variance = _lemma1_terms(pop, svd[1], svd[2], X.shape[-2], ridge)
+    else:
+        bias = variance = np.full(X.shape[0], np.nan)
+    return RiskEstimate(risks=risks, biases=bias, variances=variance, irreducible=pop.tr_sigma_r)
 
 
 def _wishart_bidiagonal(rng, dim: int, dof: int, reps: int):
@@ -674,9 +717,8 @@ def _check_signal(pop: Population) -> None:
 def _simulate_chunk(model, pop, n, reps, rng, ridge, method):
     """``(risks, biases, variances)`` of ``reps`` training sets (one chunk of :func:`simulate_risk`)."""
     if method == "fit":
-        X, Y = model.sample(n, rng, reps)
-        risks = pop.excess_risk(fit_head(X, Y, ridge))
-        bias, variance = conditional_risk(pop, X, ridge)
+        est = fitted_risk(pop, *model.sample(n, rng, reps), ridge)
+        risks, bias, variance = est.risks, est.biases, est.variances
     elif ridge > 0:
         X, _ = model.sample(n, rng, reps)
         bias, variance = conditional_risk(pop, X, ridge)

@@ -35,10 +35,9 @@ import numpy as np
 
 from . import _validate as check
 from ._validate import NOISE, RNG, SNR, Integer, OrNone, Real, deprecated_alias, validate
-from .head import fit_head
 from .hmm import HeadTuningModel
 from .population import population
-from .risk import RiskEstimate, conditional_risk
+from .risk import RiskEstimate, fitted_risk
 from . import theory
 
 __all__ = ["LaggedCovariances", "aligned_model", "effective_sample_size",
@@ -106,8 +105,9 @@ def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rn
     ``tr((B_hat - B*)^T Sigma_x (B_hat - B*))`` is measured against the
     population of Lemma 2 (a fresh test pair independent of the trajectory),
     exactly as ``hmmrisk.simulate_risk(model, n, reps, rng, method="fit")``
-    does for i.i.d. pairs.  ``lemma1=False`` skips the Lemma 1 terms below
-    (one SVD per trajectory instead of two) and returns them as ``NaN``.
+    does for i.i.d. pairs (both through :func:`hmmrisk.risk.fitted_risk`: one
+    SVD per trajectory for the head and Lemma 1's terms).  ``lemma1=False``
+    skips the Lemma 1 terms below and returns them as ``NaN``.
 
     Returns
     -------
@@ -122,15 +122,7 @@ def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rn
     model = _check_model(model)
     pop = population(model)
     X, Y = sample_trajectory(model, n, rng, reps)
-    if not isinstance(lemma1, (bool, np.bool_)):
-        raise ValueError(f"lemma1 must be True or False, got {lemma1!r}")
-    risks = pop.excess_risk(fit_head(X, Y, ridge))
-    if lemma1:
-        bias, variance = conditional_risk(pop, X, ridge)
-    else:
-        bias, variance = np.full(reps, np.nan), np.full(reps, np.nan)
-    return RiskEstimate(risks=risks, biases=bias, variances=variance,
-                        irreducible=pop.tr_sigma_r)
+    return fitted_risk(pop, X, Y, ridge, lemma1=lemma1)
 
 
 @dataclass(frozen=True, eq=False)

@@ -187,3 +187,30 @@ def test_seed_is_a_deprecated_alias_of_rng():
     assert old.risk == hr.simulate_risk(m, 30, reps=20, rng=5).risk
     with pytest.raises(ValueError, match="rng"):
         hr.simulate_risk(m, 30, reps=20, rng=1, seed=1)
+
+
+def test_fitted_risk_is_the_fitted_heads_risk_and_lemma1_terms_from_one_svd():
+    """hmmrisk.fitted_risk against independent routes: the head from
+    ``np.linalg.pinv`` (minimum norm) or the normal equations (ridge), its
+    excess risk through the dense Sigma_x, and conditional_risk's own SVD."""
+    model = hr.make_model(12, 4, 0.5, embedding="gaussian", rng=3)
+    pop = hr.population(model)
+    X, Y = model.sample(9, np.random.default_rng(4), 5)          # p > n: interpolating heads
+    sigma_x = pop.W @ pop.W.T + np.eye(pop.p)
+    for ridge in (0.0, 0.3):
+        est = hr.fitted_risk(pop, X, Y, ridge)
+        if ridge == 0:
+            heads = np.linalg.pinv(X) @ Y
+        else:
+            n = X.shape[-2]
+            gram = np.swapaxes(X, -1, -2) @ X / n + ridge * np.eye(pop.p)
+            heads = np.linalg.solve(gram, np.swapaxes(X, -1, -2) @ Y / n)
+        delta = heads - pop.B_star
+        want = np.einsum("kpd,pq,kqd->k", delta, sigma_x, delta)
+        np.testing.assert_allclose(est.risks, want, rtol=1e-9)
+        bias, variance = hr.conditional_risk(pop, X, ridge)
+        np.testing.assert_allclose(est.biases, bias, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(est.variances, variance, rtol=1e-10)
+    skipped = hr.fitted_risk(pop, X, Y, lemma1=False)
+    assert np.isnan(skipped.biases).all() and np.isnan(skipped.variances).all()
+    np.testing.assert_allclose(skipped.risks, hr.fitted_risk(pop, X, Y).risks, rtol=0, atol=0)
