@@ -32,6 +32,7 @@ import contextlib
 import math
 import os
 import re
+import sys
 
 __all__ = ["DEFAULT_MAX_MEMORY", "DEFAULT_MAX_WORK", "CHUNK_BYTES", "max_memory", "max_work",
            "parse_amount", "require", "model_cost", "sim_cost", "sim_chunk", "theory_cost",
@@ -228,6 +229,9 @@ def check_sweep(points, theory: bool, simulate: bool, reps: int, band: int, meth
             work=total)
 
 
+_CONTROLLER = (None, None)      # (number of imported modules when scanned, the controller)
+
+
 def blas_single_thread():
     """Context manager: BLAS and OpenMP pools limited to one thread (``threadpoolctl``).
 
@@ -236,13 +240,17 @@ def blas_single_thread():
     inside this context they do not.  The package's simulations
     (:func:`hmmrisk.make_model`, :func:`hmmrisk.simulate_risk`, each point of
     :func:`hmmrisk.sweep.sweep`, every CLI command) run in it; the previous
-    limits come back on exit.  Each call looks at the libraries loaded now
-    (about a millisecond), so a BLAS loaded late -- SciPy's own OpenBLAS,
-    loaded by the first ``scipy.linalg`` call -- is limited too when the
-    context is entered after it.
+    limits come back on exit.  The loaded libraries are scanned again (about
+    a millisecond) whenever modules were imported since the last scan, so a
+    BLAS loaded late -- SciPy's own OpenBLAS, loaded by the first
+    ``scipy.linalg`` import -- is limited too when the context is entered
+    after it; otherwise entering costs about ten microseconds.
     """
+    global _CONTROLLER
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:                         # pragma: no cover - threadpoolctl is a dependency
         return contextlib.nullcontext()
-    return ThreadpoolController().limit(limits=1)
+    if _CONTROLLER[0] != len(sys.modules):
+        _CONTROLLER = (len(sys.modules), ThreadpoolController())
+    return _CONTROLLER[1].limit(limits=1)
