@@ -68,6 +68,17 @@ def threads(n_threads: int | None):
         torch.set_num_threads(old)
 
 
+@contextlib.contextmanager
+def _without_onednn():
+    """Run a block with oneDNN (mkldnn) kernels off, restoring the setting after."""
+    old = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = old
+
+
 def _generator(rng) -> torch.Generator:
     if isinstance(rng, torch.Generator):
         return rng
@@ -314,7 +325,7 @@ def pretrain(model: CausalTransformer, pool, *, steps: int = 200, batch_size: in
     model.train()
     # oneDNN off: for these small matrices PyTorch's own CPU kernels are faster
     # (measured in bench/bench_figure3.py; the losses agree to rounding)
-    with threads(n_threads), torch.backends.mkldnn.flags(enabled=False):
+    with threads(n_threads), _without_onednn():
         for step in range(steps):
             idx = (torch.arange(batch_size) + step * batch_size) % n_pool
             batch = data[idx]
