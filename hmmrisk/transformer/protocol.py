@@ -137,7 +137,8 @@ class Protocol:
         Adam's update of a ``p x p`` matrix grows with ``p`` at a fixed rate;
         scaling the rate as ``1 / p`` beyond ``lr_width`` keeps the widest
         networks from being under-trained by the shared step budget (the
-        language-model loss per width is shown next to Figure 3).
+        language-model loss per width is shown next to Figure 3). The book's
+        grid stops at ``lr_width``, so there one rate serves every width.
         """
         width = _v.integer("width", width)
         return self.lr * min(1.0, self.lr_width / width)
