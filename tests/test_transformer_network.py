@@ -61,6 +61,46 @@ def test_tiny_pretraining_lowers_the_loss():
     assert after > dh.bayes_loss(hmm, test) - 0.05                # never beats Bayes by much
 
 
+def test_pretraining_matches_torch_adamw():
+    """The written-out AdamW step is torch.optim.AdamW with a LambdaLR schedule (an independent route)."""
+    import math
+
+    hmm = dh.random_sparse_hmm(4, 6, n_successors=2, n_emissions=2, rng=0)
+    pool = dh.sample(hmm, 12 * 8, 11, rng=1)
+    steps, warmup, lr, wd = 12, 3, 5e-3, 0.01
+    ours = tr.CausalTransformer(6, 8, 10, rng=4)
+    ref = tr.CausalTransformer(6, 8, 10, rng=4)
+    losses = tr.pretrain(ours, pool, steps=steps, batch_size=8, lr=lr, warmup=warmup,
+                         weight_decay=wd, n_threads=1)
+
+    def schedule(step):
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
+
+    named = list(ref.named_parameters())
+    opt = torch.optim.AdamW([{"params": [p for n, p in named if n.split(".")[-1].startswith("w_")],
+                              "weight_decay": wd},
+                             {"params": [p for n, p in named if not n.split(".")[-1].startswith("w_")],
+                              "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    data = torch.as_tensor(pool)
+    ref_losses = []
+    for step in range(steps):
+        batch = data[step * 8:(step + 1) * 8]
+        loss = torch.nn.functional.cross_entropy(ref(batch[:, :-1]).reshape(-1, 6), batch[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        ref_losses.append(loss.item())
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+    for (name, a), b in zip(ours.named_parameters(), ref.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
+
+
 def test_pretraining_is_deterministic():
     hmm = dh.random_sparse_hmm(4, 6, n_successors=2, n_emissions=2, rng=0)
     pool = dh.sample(hmm, 5 * 8, 11, rng=1)

@@ -220,3 +220,28 @@ def test_head_margin_certifies_separability():
     certified = sc.train_margin[0] > 1e-9
     assert certified.any() and not exact.all()          # both cases occur
     assert np.all(exact[certified])
+
+
+def test_softmax_certificate_agrees_with_the_linear_programme(monkeypatch):
+    """The whitened-head certificate only ever says "separable" where HiGHS alone says so.
+
+    Random sets around the threshold, some with columns of tiny variance (as
+    pre-trained features have), decided once with every route and once with
+    the certificates switched off (the programme decides everything).
+    """
+    from hmmrisk.transformer import separability as sepm
+
+    rng = np.random.default_rng(11)
+    cases = []
+    for p in (6, 9, 12, 16, 24):
+        x = rng.standard_normal((40, p)) * np.r_[np.ones(3), 1e-3 * np.ones(p - 3)]
+        cases.append((x, rng.integers(0, 4, 40)))
+    fired = []
+    orig = sepm._softmax_certificate
+    monkeypatch.setattr(sepm, "_softmax_certificate", lambda *a: fired.append(orig(*a)) or fired[-1])
+    with_cert = [bool(tf.is_separable(x, y)) for x, y in cases]
+    monkeypatch.setattr(sepm, "_softmax_certificate", lambda *a: False)
+    monkeypatch.setattr(sepm, "_strictly_ranked", lambda *a: False)
+    lp_only = [bool(tf.is_separable(x, y)) for x, y in cases]
+    assert with_cert == lp_only
+    assert any(fired) and not all(lp_only) and any(lp_only)   # every case occurs

@@ -68,6 +68,17 @@ def threads(n_threads: int | None):
         torch.set_num_threads(old)
 
 
+@contextlib.contextmanager
+def _without_onednn():
+    """Run a block with oneDNN (mkldnn) kernels off, restoring the setting after."""
+    old = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = old
+
+
 def _generator(rng) -> torch.Generator:
     if isinstance(rng, torch.Generator):
         return rng
@@ -234,6 +245,29 @@ def _check_sequences(name: str, tokens, model: CausalTransformer, extra: int) ->
     return torch.as_tensor(arr, dtype=torch.long)
 
 
+def _adamw_step(params, state, weight_decay, lr, t, betas=(0.9, 0.95), eps=1e-8):
+    """One AdamW step (Loshchilov & Hutter), as ``torch.optim.AdamW`` computes it.
+
+    For each parameter ``w`` with gradient ``g``, moments ``m, v`` and step
+    ``t``: ``w <- w (1 - lr wd)``; ``m <- b1 m + (1 - b1) g``;
+    ``v <- b2 v + (1 - b2) g^2``;
+    ``w <- w - (lr / (1 - b1^t)) m / (sqrt(v / (1 - b2^t)) + eps)``.
+    Written out here (tested against ``torch.optim.AdamW``) because
+    ``torch.optim`` imports ``torch._dynamo``, seconds of CPU in every worker
+    process of Figure 3.
+    """
+    b1, b2 = betas
+    c1, c2 = 1.0 - b1 ** t, math.sqrt(1.0 - b2 ** t)
+    with torch.no_grad():
+        for w, (m, v), wd in zip(params, state, weight_decay):
+            g = w.grad
+            if wd:
+                w.mul_(1.0 - lr * wd)
+            m.lerp_(g, 1.0 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+            w.addcdiv_(m, v.sqrt().div_(c2).add_(eps), value=-lr / c1)
+
+
 def pretrain(model: CausalTransformer, pool, *, steps: int = 200, batch_size: int = 32,
              lr: float = 3e-3, warmup: int = 20, weight_decay: float = 0.01,
              clip: float = 1.0, n_threads: int | None = 1) -> np.ndarray:
@@ -241,7 +275,7 @@ def pretrain(model: CausalTransformer, pool, *, steps: int = 200, batch_size: in
 
     Minimises the mean next-token cross-entropy
     ``-(1/T) sum_t log softmax(f(x_{1..t}))[x_{t+1}]`` with AdamW (learning rate
-    ``lr``, linear warm-up over ``warmup`` steps, cosine decay to 0), gradient
+    ``lr``, betas 0.9 and 0.95, linear warm-up over ``warmup`` steps, cosine decay to 0), gradient
     clipping at norm ``clip``. Step ``s`` uses rows ``s*B .. (s+1)*B - 1`` of
     ``pool`` (cycling if the pool is shorter), so every model trained on the
     same pool sees the same batches in the same order, and training is
@@ -282,26 +316,26 @@ def pretrain(model: CausalTransformer, pool, *, steps: int = 200, batch_size: in
         frac = (step - warmup) / max(1, steps - warmup)
         return 0.5 * (1.0 + math.cos(math.pi * frac))
 
-    decay = [p for n, p in model.named_parameters() if n.split(".")[-1].startswith("w_")]
-    no_decay = [p for n, p in model.named_parameters() if not n.split(".")[-1].startswith("w_")]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=lr, betas=(0.9, 0.95))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    params = list(model.named_parameters())
+    wd = [weight_decay if n.split(".")[-1].startswith("w_") else 0.0 for n, _ in params]
+    params = [p for _, p in params]
+    state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     n_pool = data.shape[0]
     losses = np.empty(steps)
     model.train()
-    with threads(n_threads):
+    # oneDNN off: for these small matrices PyTorch's own CPU kernels are faster
+    # (measured in bench/bench_figure3.py; the losses agree to rounding)
+    with threads(n_threads), _without_onednn():
         for step in range(steps):
             idx = (torch.arange(batch_size) + step * batch_size) % n_pool
             batch = data[idx]
             logits = model(batch[:, :-1])
             loss = F.cross_entropy(logits.reshape(-1, model.n_tokens), batch[:, 1:].reshape(-1))
-            opt.zero_grad(set_to_none=True)
+            for p in params:
+                p.grad = None
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            sched.step()
+            torch.nn.utils.clip_grad_norm_(params, clip)
+            _adamw_step(params, state, wd, lr * schedule(step), step + 1)
             losses[step] = loss.item()
     model.eval()
     return losses

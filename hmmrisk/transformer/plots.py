@@ -82,7 +82,7 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
     predictor and the Bayes filter as horizontal lines; ``p = n`` dashed; the
     grey band spans the widths at which the families' training sets become
     exactly separable (first width with at least half of them separable, over
-    families). (b) The minimum-norm squared-loss head on the same features.
+    families; a dotted line if it is the same width for all). (b) The minimum-norm squared-loss head on the same features.
     (c) Share of the variance of the standardised features outside their top
     ``K - 1`` principal components, against ``p`` (log-log; not drawn where it
     is 0 up to rounding, as for ``p <= K - 1``). (d) Fraction of
@@ -115,9 +115,12 @@ def plot_figure3(result: TransformerResult, *, ridge_index: int = 0):
         a.axhline(summ.bayes, color="k", linestyle="--", label=f"Bayes filter ({summ.bayes:.2f})")
         for ax in (a, b, d):
             ax.axvline(1.0, color=_THRESHOLD, linestyle="--", linewidth=1.0, label=f"$p = n$ = {n}")
-            if seps:
+            if seps and max(seps) > min(seps):
                 ax.axvspan(min(seps) / n, max(seps) / n, color="0.6", alpha=0.25, linewidth=0,
                            label=r"$p_{\mathrm{sep}}$ band")
+            elif seps:                    # every family at the same width: a line, not a band
+                ax.axvline(seps[0] / n, color="0.5", linestyle=":", linewidth=1.5,
+                           label=r"$p_{\mathrm{sep}}$")
             ax.set_xscale("log")
             ax.set_xlabel("$p / n$")
         for ax in (a, b, c):
@@ -222,7 +225,8 @@ def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
         a0.axhline(summ.bayes_lm, color="k", linestyle="--", label="Bayes filter")
         a0.set_xscale("log", base=2)
         a0.set_xticks(w)
-        a0.set_xticklabels([str(v) for v in w], fontsize=8)
+        # label the powers of 2 only: neighbours such as 24 and 32 collide at this size
+        a0.set_xticklabels([str(v) if v & (v - 1) == 0 else "" for v in w], fontsize=8)
         a0.minorticks_off()
         a0.set_xlabel("model size $p$")
         a0.set_ylabel("LM test cross-entropy (nats)")

@@ -73,7 +73,7 @@ class Protocol:
     n_emissions: int = 3
     hmm_seed: int = 0
     length: int = 32
-    widths: tuple = (2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 256)
+    widths: tuple = (2, 4, 8, 16, 24, 32, 64, 96, 128)
     n_layers: int = 1
     n_heads: int = 1
     steps: int = 200
@@ -83,7 +83,7 @@ class Protocol:
     warmup: int = 20
     n_lm_test: int = 500
     n_train: int = 100
-    n_draws: int = 8
+    n_draws: int = 4
     n_test: int = 2000
     noise_sigma: float = 1.0
     ridges: tuple = (1e-6,)
@@ -137,7 +137,8 @@ class Protocol:
         Adam's update of a ``p x p`` matrix grows with ``p`` at a fixed rate;
         scaling the rate as ``1 / p`` beyond ``lr_width`` keeps the widest
         networks from being under-trained by the shared step budget (the
-        language-model loss per width is shown next to Figure 3).
+        language-model loss per width is shown next to Figure 3). The book's
+        grid stops at ``lr_width``, so there one rate serves every width.
         """
         width = _v.integer("width", width)
         return self.lr * min(1.0, self.lr_width / width)
@@ -160,9 +161,9 @@ class SyntheticProtocol:
     ``ridge``; ``seed`` drives everything random.
     """
 
-    ns: tuple = (25, 50, 100)
+    ns: tuple = (50, 100, 200)
     ratios: tuple = (0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.32, 0.48, 0.96, 2.5, 10.0)
-    n_draws: int = 3
+    n_draws: int = 2
     n_test: int = 2000
     noise_sigma: float = 1.0
     ridge: float = 1e-6
