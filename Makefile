@@ -27,6 +27,13 @@ FIGURE_DATA := $(CURDIR)/_build/figure-data/nbmake
 # The Monte Carlo batches many small matrices; multi-threaded BLAS only adds
 # contention on such work (and the Transformer chapter runs its own workers).
 export OPENBLAS_NUM_THREADS ?= 1
+# Modules are byte-compiled once, on first import, into the venv's and the
+# repository's __pycache__ (ignored by git), even where the environment sets
+# PYTHONDONTWRITEBYTECODE: otherwise every Python process of `make test`
+# (about sixty: kernels, the Transformer's workers, CLI subprocesses) compiles
+# numpy, scipy, matplotlib, torch and Sphinx from source again (one Transformer
+# worker's imports: 5.1 CPU-s from source, 2.3 from bytecode).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: book preview test check bench lock clean pdf
 
