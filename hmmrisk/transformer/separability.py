@@ -26,9 +26,10 @@ Two exact reductions keep the programme small:
 Before the programme, two cheap certificates: a head whose training scores
 rank every true class strictly first *proves* separability (the least-squares
 fit of one-hot scores, then a ridge-``1e-6`` softmax head on the whitened
-coordinates ``U``); only sets neither certifies go to HiGHS, which is then the
-judge of "not separable". The answer is the same; far above the threshold,
-where the programme is slowest, it is rarely needed.
+coordinates ``U``, for programmes of at least ``_CERTIFY_MIN_VARIABLES``
+variables); only sets neither certifies go to HiGHS, which is then the judge
+of "not separable". The answer is the same; far above the threshold, where
+the programme is slowest, it is rarely needed.
 """
 
 from __future__ import annotations
@@ -60,6 +61,12 @@ def _row_space(x, bias, rcond):
     u, s, _ = np.linalg.svd(xa, full_matrices=False)
     keep = s > rcond * s[0] if s.size and s[0] > 0 else np.zeros_like(s, dtype=bool)
     return u[:, keep] * s[keep]
+
+
+#: Programmes with fewer variables (``r k``) than this go to HiGHS directly: for
+#: them the linear programme takes milliseconds, less than the softmax
+#: certificate's Newton fit (Cover's small binary sets, for instance).
+_CERTIFY_MIN_VARIABLES = 200
 
 
 def _strictly_ranked(s, yy) -> bool:
@@ -98,6 +105,8 @@ def _separable_one(f, y) -> bool:
     z, *_ = np.linalg.lstsq(f, onehot, rcond=None)
     if _strictly_ranked(f @ z, yy):
         return True
+    if r * k < _CERTIFY_MIN_VARIABLES:
+        return _programme(f, yy, k)     # small programmes are cheaper than a Newton fit
     # second certificate: a nearly unregularised softmax head on the whitened
     # row-space coordinates U (separability is invariant under the invertible
     # map F = U S, and whitening lets the head use directions of tiny variance);
@@ -106,6 +115,12 @@ def _separable_one(f, y) -> bool:
     # decides only what this leaves open (near the threshold, where it is cheap)
     if _softmax_certificate(f, yy, k):
         return True
+    return _programme(f, yy, k)
+
+
+def _programme(f, yy, k) -> bool:
+    """HiGHS decides: is there ``Z`` with ``(F Z)_{i, y_i} - (F Z)_{i, l} >= 1`` for every ``i`` and ``l != y_i``?"""
+    n, r = f.shape
     # variables Z (r x k), column-major: Z[:, c] occupies c*r .. (c+1)*r - 1
     rows_i = np.repeat(np.arange(n), k - 1)
     others = np.array([[c for c in range(k) if c != yy[i]] for i in range(n)]).ravel()
