@@ -113,10 +113,11 @@ preview: $(STAMP)
 #    (every chapter executed once, writing its figure digests to
 #    _build/figure-data/book): the execution test of every chapter, whose
 #    failing notebooks' reports are printed by tests/test_book.py;
-#  - meanwhile, on the other core, the unit tests and nbmake's second execution
-#    of every chapter except those of conftest.EXECUTED_ONCE (the Transformer:
-#    its reproducibility is tests/test_figure3_repro.py's reduced protocol),
-#    writing digests to $(FIGURE_DATA);
+#  - beside it, a second background pytest process executes every chapter
+#    again with nbmake (conftest._SecondRun; report in _build/second-run.log)
+#    except those of conftest.EXECUTED_ONCE (the Transformer: its
+#    reproducibility is tests/test_figure3_repro.py's reduced protocol),
+#    writing digests to $(FIGURE_DATA), while this process runs the unit tests;
 #  - then the tests of the build (the two sets of digests must be equal) and
 #    every page of that very _build/html in headless Chromium (screenshots:
 #    _build/screenshots).

@@ -13,10 +13,11 @@ marker of its own:
 ``-m unit`` all unit tests, ``-m "not browser"`` skips Chromium, and so on.
 
 The book is built once per test session, in a background process started as
-soon as collection has finished (if any selected test needs it), so the unit
-tests and the chapters' second execution run on the other core meanwhile; the
-tests that need the build run last (``pytest_collection_modifyitems``) and
-wait for it.  It is reused by ``test_book.py`` (clean build, statements and
+soon as collection has finished (if any selected test needs it).  In such a
+session the chapters' second execution (nbmake) runs in a second background
+process (:class:`_SecondRun`), so the build, the second execution and the
+unit tests share the two cores; the tests that need the build run last
+(``pytest_collection_modifyitems``) and wait for it.  It is reused by ``test_book.py`` (clean build, statements and
 figures rendered, figure data equal to the second execution's) and
 ``test_browser.py`` (every page in headless Chromium).
 """
@@ -216,15 +217,80 @@ def _reuse() -> bool:
 
 
 def pytest_collection_finish(session):
-    """Start the build now if a selected test needs it (not for --collect-only)."""
+    """Start the build now if a selected test needs it (not for --collect-only),
+    and with it the second execution of the selected chapters."""
     if session.config.option.collectonly or _reuse():
         return
     if any("book" in getattr(item, "fixturenames", ()) for item in session.items):
+        # the chapters' second execution runs beside the build, in its own
+        # process (after -m/-k filtering, so only what was selected)
+        chapters = [item for item in session.items if _path(item).suffix == ".ipynb"]
+        if chapters and os.environ.get(_SecondRun.ENV) != "inline":
+            _SecondRun.notebooks = [str(_path(item).relative_to(ROOT)) for item in chapters]
+            session.config.hook.pytest_deselected(items=chapters)
+            session.items[:] = [item for item in session.items if item not in chapters]
         _Build.start()
+        _SecondRun.start()
 
 
 def pytest_sessionfinish(session, exitstatus):
     _Build.stop()       # an interrupted or failed-early session leaves no build behind
+    _SecondRun.stop()
+
+
+class _SecondRun:
+    """The chapters' second execution (nbmake), in a background ``pytest`` process.
+
+    In a session that also builds the book (``make test``), the notebook items
+    are taken out of this session at collection and run by a second
+    ``pytest --nbmake`` process, started right after the build: the build,
+    the second execution and the unit tests then share the two cores instead
+    of the unit tests and the second execution running one after the other.
+    Its digests go to this session's ``HMMRISK_FIGURE_DATA``, its report to
+    ``_build/second-run.log``; ``tests/test_book.py`` waits for it and fails
+    with that report if any chapter failed.  ``HMMRISK_SECOND_RUN=inline``
+    keeps the chapters in this session (the child process runs with it).
+    """
+
+    ENV = "HMMRISK_SECOND_RUN"
+    notebooks: list[str] = []
+    proc: subprocess.Popen | None = None
+    log: Path = BUILD / "second-run.log"
+
+    @classmethod
+    def start(cls) -> None:
+        if cls.proc is not None or not cls.notebooks:
+            return
+        BUILD.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, **{cls.ENV: "inline"})
+        with open(cls.log, "w") as out:
+            cls.proc = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "--nbmake", "--nbmake-timeout=900", "-q",
+                 "-p", "no:cacheprovider", "--durations=5", *cls.notebooks],
+                stdout=out, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+
+    @classmethod
+    def wait(cls) -> tuple[int, str]:
+        """``(returncode, report)``; ``(0, "")`` when the chapters ran in this session."""
+        if cls.proc is None:
+            return 0, ""
+        returncode = cls.proc.wait()
+        return returncode, cls.log.read_text(errors="replace")
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls.proc is not None and cls.proc.poll() is None:
+            cls.proc.terminate()
+            try:
+                cls.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                cls.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def second_run() -> tuple[int, str]:
+    """Wait for the chapters' second execution (see :class:`_SecondRun`)."""
+    return _SecondRun.wait()
 
 
 @pytest.fixture(scope="session")

@@ -67,7 +67,15 @@ def _figures_by_page(html: Path) -> dict[str, set[str]]:
     return figures
 
 
-def test_two_clean_executions_give_identical_figure_data(book):
+def test_second_execution_of_the_chapters_passes(book, second_run):
+    """Every chapter but those of ``conftest.EXECUTED_ONCE`` executes a second
+    time without error (nbmake; in ``make test`` beside the build, in its own
+    process: ``conftest._SecondRun``)."""
+    returncode, report = second_run
+    assert returncode == 0, f"the second execution of the chapters failed:\n{report[-6000:]}"
+
+
+def test_two_clean_executions_give_identical_figure_data(book, second_run):
     """nbmake and the book build plot bit-identical arrays in every figure.
 
     ``make test`` runs nbmake with ``HMMRISK_FIGURE_DATA`` naming one folder
