@@ -63,6 +63,10 @@ SLOW = {"test_figure3_repro.py", "test_transformer_experiment.py::test_tiny_prot
         "test_cli.py::test_figure_3_writes_a_png_with_a_tiny_protocol",
         "test_properties.py::test_kappa_solves_definition1_and_definition2_is_nonnegative"}
 
+#: Niceness of this process (the unit tests) and of the chapters' second
+#: execution once the book build has started: the build gets the cores first.
+NICE = 5
+
 MARKERS = {
     "notebook": "a chapter executed by nbmake (pytest --nbmake chapters)",
     "book": "needs the clean -n -W book build (the session's `book` fixture)",
@@ -230,6 +234,11 @@ def pytest_collection_finish(session):
             session.config.hook.pytest_deselected(items=chapters)
             session.items[:] = [item for item in session.items if item not in chapters]
         _Build.start()
+        # the build is the longest stream (the Transformer chapter's two
+        # workers, then single-process chapters and Sphinx): the unit tests
+        # and the second execution yield the cores to it when both want them
+        if _Build.proc is not None:
+            os.nice(NICE)
         _SecondRun.start()
 
 
