@@ -65,7 +65,7 @@ SLOW = {"test_figure3_repro.py", "test_transformer_experiment.py::test_tiny_prot
 
 #: Niceness of this process (the unit tests) and of the chapters' second
 #: execution once the book build has started: the build gets the cores first.
-NICE = 5
+NICE = 19
 
 MARKERS = {
     "notebook": "a chapter executed by nbmake (pytest --nbmake chapters)",
@@ -245,6 +245,54 @@ def pytest_collection_finish(session):
 def pytest_sessionfinish(session, exitstatus):
     _Build.stop()       # an interrupted or failed-early session leaves no build behind
     _SecondRun.stop()
+
+
+def _needs_build(item) -> bool:
+    return item.get_closest_marker("book") is not None or item.get_closest_marker("browser") is not None
+
+
+def _run_order(items):
+    """The session's items, with the build's tests moved up to the first file
+    boundary after the build has finished (else they come last, as listed);
+    those comparing with the chapters' second execution come last in any case.
+
+    Decided one item ahead (pytest needs the next item to tear fixtures down).
+    """
+    rest = [item for item in items if not _needs_build(item)]
+    # the comparisons with the second execution wait for it: they stay last
+    last = [item for item in items if _needs_build(item) and "second_run" in item.fixturenames]
+    waiting = [item for item in items if _needs_build(item) and item not in last]
+    previous = None
+    for item in rest:
+        if (waiting and previous is not None and _path(item) != _path(previous)
+                and _Build.proc is not None and _Build.proc.poll() is not None):
+            yield from waiting
+            waiting = []
+        yield item
+        previous = item
+    yield from waiting
+    yield from last
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    """Like pytest's own loop, but the tests of the book run as soon as the
+    build is done (at a file boundary), so that the browser's pages share
+    the cores with the remaining unit tests instead of running after them."""
+    if (session.testsfailed and not session.config.option.continue_on_collection_errors) \
+            or session.config.option.collectonly or _Build.proc is None:
+        return None                                  # pytest's own loop
+    order = _run_order(session.items)
+    item = next(order, None)
+    while item is not None:
+        nextitem = next(order, None)
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        if session.shouldfail:
+            raise session.Failed(session.shouldfail)
+        if session.shouldstop:
+            raise session.Interrupted(session.shouldstop)
+        item = nextitem
+    return True
 
 
 class _SecondRun:
