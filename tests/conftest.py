@@ -63,10 +63,6 @@ SLOW = {"test_figure3_repro.py", "test_transformer_experiment.py::test_tiny_prot
         "test_cli.py::test_figure_3_writes_a_png_with_a_tiny_protocol",
         "test_properties.py::test_kappa_solves_definition1_and_definition2_is_nonnegative"}
 
-#: Niceness of this process (the unit tests) and of the chapters' second
-#: execution once the book build has started: the build gets the cores first.
-NICE = 19
-
 MARKERS = {
     "notebook": "a chapter executed by nbmake (pytest --nbmake chapters)",
     "book": "needs the clean -n -W book build (the session's `book` fixture)",
@@ -222,24 +218,19 @@ def _reuse() -> bool:
 
 def pytest_collection_finish(session):
     """Start the build now if a selected test needs it (not for --collect-only),
-    and with it the second execution of the selected chapters."""
+    and set the selected chapters aside for their second execution."""
     if session.config.option.collectonly or _reuse():
         return
     if any("book" in getattr(item, "fixturenames", ()) for item in session.items):
         # the chapters' second execution runs beside the build, in its own
-        # process (after -m/-k filtering, so only what was selected)
+        # process (after -m/-k filtering, so only what was selected); it starts when
+        # the unit tests are done (_run_order)
         chapters = [item for item in session.items if _path(item).suffix == ".ipynb"]
         if chapters and os.environ.get(_SecondRun.ENV) != "inline":
             _SecondRun.notebooks = [str(_path(item).relative_to(ROOT)) for item in chapters]
             session.config.hook.pytest_deselected(items=chapters)
             session.items[:] = [item for item in session.items if item not in chapters]
         _Build.start()
-        # the build is the longest stream (the Transformer chapter's two
-        # workers, then single-process chapters and Sphinx): the unit tests
-        # and the second execution yield the cores to it when both want them
-        if _Build.proc is not None:
-            os.nice(NICE)
-        _SecondRun.start()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -270,6 +261,8 @@ def _run_order(items):
             waiting = []
         yield item
         previous = item
+    # the unit tests are done: the second execution takes their core
+    _SecondRun.start()
     yield from waiting
     yield from last
 
@@ -300,9 +293,11 @@ class _SecondRun:
 
     In a session that also builds the book (``make test``), the notebook items
     are taken out of this session at collection and run by a second
-    ``pytest --nbmake`` process, started right after the build: the build,
-    the second execution and the unit tests then share the two cores instead
-    of the unit tests and the second execution running one after the other.
+    ``pytest --nbmake`` process, started when this session's unit tests are
+    done (:func:`_run_order`): the unit tests share the cores with the
+    Transformer chapter, which the build executes first, and the second
+    execution with the rest of the build, instead of the unit tests and the
+    second execution running one after the other while the build waits.
     Its digests go to this session's ``HMMRISK_FIGURE_DATA``, its report to
     ``_build/second-run.log``; ``tests/test_book.py`` waits for it and fails
     with that report if any chapter failed.  ``HMMRISK_SECOND_RUN=inline``
@@ -329,6 +324,7 @@ class _SecondRun:
     @classmethod
     def wait(cls) -> tuple[int, str]:
         """``(returncode, report)``; ``(0, "")`` when the chapters ran in this session."""
+        cls.start()                     # normally started already, after the unit tests
         if cls.proc is None:
             return 0, ""
         returncode = cls.proc.wait()
