@@ -287,16 +287,26 @@ def _spd_inverse(S):
     NumPy's batched ``inv`` (LU) does about three times the work and is
     several times slower on small matrices.
     """
-    dpotrf, dpotri = _lapack()[1:3]
     out = np.array(S, dtype=float, order="C")
-    k, r, _ = out.shape
+    _lapack()                   # SciPy's BLAS loaded before the limit looks at the libraries
     with _resources.blas_single_thread():
-        for i in range(k):
-            c, info = dpotrf(out[i].T, lower=1, clean=0, overwrite_a=1)
-            if info == 0:
-                c, info = dpotri(c, lower=1, overwrite_c=1)
-            if info != 0 or (i == 0 and not np.shares_memory(c, out[0])):
-                raise np.linalg.LinAlgError(f"Cholesky inverse failed (info = {info}) on matrix {i}")
+        return _spd_inverse_into(out)
+
+
+def _spd_inverse_into(out):
+    """``out[k] <- out[k]^{-1}`` in place for C-ordered SPD matrices, full (both triangles) on return.
+
+    LAPACK ``potrf``/``potri`` per matrix on one triangle, then the other
+    triangle mirrored.  Call inside :func:`hmmrisk._resources.blas_single_thread`.
+    """
+    dpotrf, dpotri = _lapack()[1:3]
+    k, r, _ = out.shape
+    for i in range(k):
+        c, info = dpotrf(out[i].T, lower=1, clean=0, overwrite_a=1)
+        if info == 0:
+            c, info = dpotri(c, lower=1, overwrite_c=1)
+        if info != 0 or (i == 0 and not np.shares_memory(c, out[0])):
+            raise np.linalg.LinAlgError(f"Cholesky inverse failed (info = {info}) on matrix {i} of the batch")
     np.copyto(out, np.swapaxes(out, -1, -2), where=np.tril(np.ones((r, r), bool), -1))
     return out
 
@@ -470,21 +480,14 @@ def _cholesky_inverse_into(out, diag, upper):
     times the work on small matrices.  ``out`` is ``(k, r, r)`` with C-ordered
     matrices (it may be a view of a larger array along its second axis).
     """
-    dlauum, dpotrf, dpotri = _lapack()[:3]
+    dlauum = _lapack()[0]
     k, r, _ = out.shape
     for i in range(k):                              # Fortran view R^T: lauum gives R R^T
         dlauum(out[i].T, lower=1, overwrite_c=1)
     j = np.arange(r)
     out[:, j, j] += diag
     out[:, j[:-1], j[1:]] += upper                  # C-ordered upper = Fortran lower triangle
-    for i in range(k):
-        c, info = dpotrf(out[i].T, lower=1, clean=0, overwrite_a=1)
-        if info == 0:
-            c, info = dpotri(c, lower=1, overwrite_c=1)
-        if info != 0 or (i == 0 and not np.shares_memory(c, out[0])):
-            raise np.linalg.LinAlgError(f"Cholesky inverse failed (info = {info}) on matrix {i} of the batch")
-    np.copyto(out, np.swapaxes(out, -1, -2), where=np.tril(np.ones((r, r), bool), -1))
-    return out
+    return _spd_inverse_into(out)
 
 
 def _over_terms_isotropic(lam: float, beta: float, R, C, N1t, a, c):

@@ -201,12 +201,17 @@ class _Build:
 
     @classmethod
     def stop(cls) -> None:
-        if cls.proc is not None and cls.proc.poll() is None:
-            cls.proc.terminate()
-            try:
-                cls.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                cls.proc.kill()
+        _terminate(cls.proc)
+
+
+def _terminate(proc: subprocess.Popen | None) -> None:
+    """End a background process that is still running (SIGTERM, then SIGKILL after 30 s)."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _reuse() -> bool:
@@ -332,12 +337,7 @@ class _SecondRun:
 
     @classmethod
     def stop(cls) -> None:
-        if cls.proc is not None and cls.proc.poll() is None:
-            cls.proc.terminate()
-            try:
-                cls.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                cls.proc.kill()
+        _terminate(cls.proc)
 
 
 @pytest.fixture(scope="session")
