@@ -1,7 +1,8 @@
 """Every page of the built book, opened in a real browser (headless Chromium).
 
 The ``book`` fixture's ``_build/html`` is served on 127.0.0.1 and each page is
-loaded in Debian's ``chromium`` (driven by playwright; no browser download).
+loaded in Debian's ``chromium`` (driven by playwright; no browser download),
+``CONCURRENCY`` pages at a time (one per core, at most 4).
 A page passes when
 
 * MathJax has finished (``MathJax.startup.promise``), every ``math`` element
@@ -37,6 +38,7 @@ environment variable ``HMMRISK_CHROMIUM`` names another binary.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.util
 import os
@@ -109,19 +111,21 @@ def site(book):
         thread.join(timeout=10)
 
 
+#: Pages loaded at once: each keeps a core busy (MathJax, layout, the
+#: screenshot), so this many pages finish in about the time of one per core.
+CONCURRENCY = max(1, min(4, os.cpu_count() or 1))
+
+
 @pytest.fixture(scope="module")
-def browser():
+def loaded(request, site, book):
+    """``{page: (inspection, browser errors)}`` for the selected pages, loaded
+    ``CONCURRENCY`` at a time in one headless Chromium (see :func:`_load`)."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium "
                     "(apt-get install chromium), or set HMMRISK_CHROMIUM")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    pages = [item.callspec.params["page_path"] for item in request.session.items
+             if getattr(item, "originalname", None) == "test_page_renders_in_a_real_browser"]
+    return asyncio.run(_load_all(site, pages or PAGES, book.screenshots))
 
 
 # -- link targets --------------------------------------------------------------
@@ -277,9 +281,18 @@ RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\s][^$]{0,200}?\$
 E_NOTATION = re.compile(r"(?<![\w.#])\d+(?:\.\d+)?[eE][+-]?\d+(?![\w.])")
 
 
-def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[str]:
-    """Load one page and return what is wrong with it (empty list: nothing)."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def _fetch_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as raw:
+        return raw.read().decode("utf-8", errors="replace")
+
+
+async def _load(chromium, site: str, page_path: str, screenshots: Path) -> tuple[dict | None, list[str]]:
+    """Load one page: ``(what _INSPECT found, the errors the browser reported)``.
+
+    Leaves a full-page screenshot in ``screenshots``; ``None`` for the
+    inspection if the page could not be served.
+    """
+    page = await chromium.new_page(viewport={"width": 1280, "height": 900})
     errors = []
     page.on("console", lambda msg: errors.append(f"console {msg.type}: {msg.text} "
                                                   f"({msg.location.get('url', '')})")
@@ -288,21 +301,47 @@ def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[s
     page.on("requestfailed", lambda req: errors.append(
         f"request failed: {req.url} ({req.failure})"))
     try:
-        response = page.goto(site + page_path, wait_until="load")
+        response = await page.goto(site + page_path, wait_until="load")
         if response is None or response.status != 200:
-            return [f"HTTP {response.status if response else 'no response'}"]
-        with urllib.request.urlopen(site + page_path, timeout=30) as raw:
-            refresh = REFRESH.search(raw.read().decode("utf-8", errors="replace"))
+            return None, [f"HTTP {response.status if response else 'no response'}"]
+        refresh = REFRESH.search(await asyncio.to_thread(_fetch_text, site + page_path))
         if refresh:
             # index.html only redirects to the first page: check where it lands
-            target = urljoin(site + page_path, refresh.group(1))
-            page.wait_for_url(target, wait_until="load")
-        info = page.evaluate(_INSPECT)
-        page.wait_for_load_state("networkidle")
+            await page.wait_for_url(urljoin(site + page_path, refresh.group(1)), wait_until="load")
+        info = await page.evaluate(_INSPECT)
+        await page.wait_for_load_state("networkidle")
         screenshots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(screenshots / f"{Path(page_path).stem}.png"), full_page=True)
+        await page.screenshot(path=str(screenshots / f"{Path(page_path).stem}.png"), full_page=True)
     finally:
-        page.close()
+        await page.close()
+    return info, errors
+
+
+async def _load_all(site: str, pages: list[str], screenshots: Path) -> dict:
+    """:func:`_load` every page, ``CONCURRENCY`` at a time; an exception fails only its page."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(page_path):
+            async with gate:
+                try:
+                    return await _load(chromium, site, page_path, screenshots)
+                except Exception as exc:            # noqa: BLE001 - reported by the page's test
+                    return None, [f"the browser failed on the page: {type(exc).__name__}: {exc}"]
+        try:
+            results = await asyncio.gather(*(one(page_path) for page_path in pages))
+        finally:
+            await chromium.close()
+    return dict(zip(pages, results))
+
+
+def _problems(info: dict | None, errors: list[str], site: str) -> list[str]:
+    """What is wrong with one loaded page (empty list: nothing)."""
+    if info is None:
+        return errors
     problems = []
     if info["mathElements"] and not info["mathjax"]:
         problems.append(f"{info['mathElements']} math elements but MathJax did not start")
@@ -323,9 +362,9 @@ def _check_page(browser, site: str, page_path: str, screenshots: Path) -> list[s
 
 
 @pytest.mark.parametrize("page_path", PAGES)
-def test_page_renders_in_a_real_browser(browser, site, book, page_path):
+def test_page_renders_in_a_real_browser(loaded, site, book, page_path):
     assert (book.html / page_path).exists(), f"{page_path} was not built"
-    problems = list(dict.fromkeys(_check_page(browser, site, page_path, book.screenshots)))
+    problems = list(dict.fromkeys(_problems(*loaded[page_path], site)))
     shown = problems[:40] + ([f"... and {len(problems) - 40} more"] if len(problems) > 40 else [])
     assert not problems, f"{page_path}:\n  " + "\n  ".join(shown)
 

@@ -295,3 +295,24 @@ def test_tiny_protocol_end_to_end():
         assert fig.patch.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
         plt.close(fig)
     assert dict(matplotlib.rcParams) == before                   # the local style is scoped
+
+
+def test_a_pool_left_open_is_released_at_exit():
+    """``_map(..., keep=True)`` leaves its worker pool open for the next call.
+    A process that ends there must release it in an exit hook: an executor
+    that survives into the interpreter's module tear-down is collected after
+    ``concurrent.futures`` lost its globals, and its weakref callback prints
+    "Exception ignored ... 'NoneType' object has no attribute 'util'" after
+    the last test of a pytest session.  A check registered before the import
+    runs after the module's exit hook (atexit: last in, first out)."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('left open:',\n"
+            "                len(sys.modules['hmmrisk.transformer.experiment']._POOL)))\n"
+            "from hmmrisk.transformer import experiment as e\n"
+            "assert e._map(abs, [-1, 2], 2, keep=True) == [1, 2] and len(e._POOL) == 1\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "left open: 0" in run.stdout, (run.stdout, run.stderr[-2000:])

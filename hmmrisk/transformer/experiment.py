@@ -25,6 +25,7 @@ numbers the chapter quotes; :mod:`~hmmrisk.transformer.plots` draws them.
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import multiprocessing
 import time
@@ -267,6 +268,15 @@ def _job(args):
 
 
 _POOL: dict = {}
+
+
+@atexit.register
+def _close_pools() -> None:
+    """Close a pool left open by ``keep`` before the interpreter tears its modules down
+    (else the executor's own clean-up runs too late and prints a traceback at exit)."""
+    for ex in _POOL.values():
+        ex.shutdown(wait=True, cancel_futures=True)
+    _POOL.clear()
 #: Frozen features of the first seed from the last :func:`run`, ``{(protocol, seed, width): FrozenFeatures}``.
 _FEATURES: dict = {}
 
