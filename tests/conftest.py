@@ -272,6 +272,17 @@ def _run_order(items):
     yield from last
 
 
+def _prefetch(session, build: BookBuild) -> None:
+    """Let the selected tests' modules start slow work on the finished build in
+    the background: a module's ``prefetch(session, html, screenshots)``
+    (``test_browser.py`` loads its pages while the build's other tests run)."""
+    modules = {item.module for item in session.items
+               if _needs_build(item) and getattr(item, "module", None) is not None}
+    for module in modules:
+        if hasattr(module, "prefetch"):
+            module.prefetch(session, build.html, build.screenshots)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
     """Like pytest's own loop, but the tests of the book run as soon as the
@@ -347,10 +358,13 @@ def second_run() -> tuple[int, str]:
 
 
 @pytest.fixture(scope="session")
-def book() -> BookBuild:
+def book(request) -> BookBuild:
     """The whole book, built once from a clean ``_build`` with warnings as errors."""
     if _reuse():
-        return BookBuild(root=BUILD, html=BUILD / "html", screenshots=BUILD / "screenshots",
-                         figure_data=BUILD / "figure-data" / "book", returncode=0,
-                         log="reused the existing _build (HMMRISK_REUSE_BUILD=1)")
-    return _Build.wait()
+        build = BookBuild(root=BUILD, html=BUILD / "html", screenshots=BUILD / "screenshots",
+                          figure_data=BUILD / "figure-data" / "book", returncode=0,
+                          log="reused the existing _build (HMMRISK_REUSE_BUILD=1)")
+    else:
+        build = _Build.wait()
+    _prefetch(request.session, build)
+    return build

@@ -94,21 +94,33 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+_SERVED: dict = {}       # html folder -> (server, its thread, base URL)
+
+
+def _serve(html: Path) -> str:
+    """Base URL of ``html`` served on a free port of 127.0.0.1 (one server per folder)."""
+    if html not in _SERVED:
+        server = _Server(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(html)))
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        _SERVED[html] = (server, thread, f"http://127.0.0.1:{server.server_address[1]}/")
+    return _SERVED[html][2]
+
+
 @pytest.fixture(scope="module")
 def site(book):
     """Base URL of ``_build/html`` served on a free port of 127.0.0.1."""
     if not (book.html / "index.html").exists():
         pytest.fail(f"the book build produced no site:\n{book.log[-4000:]}")
-    handler = functools.partial(_QuietHandler, directory=str(book.html))
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield _serve(book.html)
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+        _Pages.join(timeout=300)            # no page still loading from the server
+        for server, thread, _ in _SERVED.values():
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+        _SERVED.clear()
 
 
 #: Pages loaded at once: each keeps a core busy (MathJax, layout, the
@@ -116,16 +128,71 @@ def site(book):
 CONCURRENCY = max(1, min(4, os.cpu_count() or 1))
 
 
+class _Pages:
+    """The selected pages, loading in one headless Chromium in a background thread.
+
+    Started by :func:`prefetch` (``tests/conftest.py`` calls it as soon as the
+    book build has finished, so the pages load while the build's other tests
+    run) or else by the ``loaded`` fixture; ``wait`` returns
+    ``{page: (inspection, browser errors)}`` (see :func:`_load`).
+    """
+
+    thread: threading.Thread | None = None
+    result: dict | BaseException | None = None
+
+    @classmethod
+    def start(cls, site: str, pages: list[str], screenshots: Path) -> None:
+        if cls.thread is not None:
+            return
+
+        def run():
+            try:
+                cls.result = asyncio.run(_load_all(site, pages, screenshots))
+            except BaseException as exc:            # noqa: BLE001 - re-raised by wait()
+                cls.result = exc
+        # a daemon: an interrupted session does not wait for the pages
+        cls.thread = threading.Thread(target=run, name="browser-pages", daemon=True)
+        cls.thread.start()
+
+    @classmethod
+    def join(cls, timeout: float | None = None) -> None:
+        if cls.thread is not None:
+            cls.thread.join(timeout)
+
+    @classmethod
+    def wait(cls) -> dict:
+        cls.join()
+        if isinstance(cls.result, BaseException):
+            raise cls.result
+        return cls.result
+
+
+def _selected(session) -> list[str]:
+    """The pages whose test is selected in this session (all of them by default)."""
+    pages = [item.callspec.params["page_path"] for item in session.items
+             if getattr(item, "originalname", None) == "test_page_renders_in_a_real_browser"]
+    return pages or PAGES
+
+
+def prefetch(session, html: Path, screenshots: Path) -> None:
+    """Start loading the selected pages of the finished build in the background.
+
+    Called by ``tests/conftest.py`` when the build is done, before the build's
+    other tests run; the page tests then only collect the results.
+    """
+    if os.access(CHROMIUM, os.X_OK) and (html / "index.html").exists():
+        _Pages.start(_serve(html), _selected(session), screenshots)
+
+
 @pytest.fixture(scope="module")
 def loaded(request, site, book):
     """``{page: (inspection, browser errors)}`` for the selected pages, loaded
-    ``CONCURRENCY`` at a time in one headless Chromium (see :func:`_load`)."""
+    ``CONCURRENCY`` at a time (see :class:`_Pages`)."""
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium "
                     "(apt-get install chromium), or set HMMRISK_CHROMIUM")
-    pages = [item.callspec.params["page_path"] for item in request.session.items
-             if getattr(item, "originalname", None) == "test_page_renders_in_a_real_browser"]
-    return asyncio.run(_load_all(site, pages or PAGES, book.screenshots))
+    _Pages.start(site, _selected(request.session), book.screenshots)   # unless prefetched
+    return _Pages.wait()
 
 
 # -- link targets --------------------------------------------------------------
