@@ -25,9 +25,12 @@ figures rendered, figure data equal to the second execution's) and
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +129,59 @@ def mc_mean(samples, axis=0):
     return samples.mean(axis=axis), samples.std(axis=axis, ddof=1) / np.sqrt(k)
 
 
+class Timeline:
+    """When the session's background work ran, in seconds since the session began.
+
+    ``make test`` overlaps the book build, the unit tests, the chapters'
+    second execution and the browser's pages; at the end of a session that
+    built the book, :func:`pytest_terminal_summary` prints when each started
+    and ended (and the slowest chapters of the build), so a slow run shows
+    where its time went without a profiler.
+    """
+
+    t0 = time.monotonic()
+    spans: dict[str, list[float | None]] = {}
+
+    @classmethod
+    def start(cls, name: str) -> None:
+        cls.spans[name] = [time.monotonic() - cls.t0, None]
+
+    @classmethod
+    def end(cls, name: str) -> None:
+        if name in cls.spans and cls.spans[name][1] is None:
+            cls.spans[name][1] = time.monotonic() - cls.t0
+
+    @classmethod
+    def end_with(cls, name: str, proc: subprocess.Popen) -> None:
+        """Mark ``name`` ended when ``proc`` exits (a daemon thread waits for it)."""
+        threading.Thread(target=lambda: (proc.wait(), cls.end(name)), daemon=True).start()
+
+
+def timeline_lines(spans: dict, total: float, build_log: str = "", top: int = 3) -> list[str]:
+    """The lines :func:`pytest_terminal_summary` prints: one per span, then
+    the ``top`` slowest chapters of the build (from its log)."""
+    lines = []
+    for name, (begin, end) in sorted(spans.items(), key=lambda kv: kv[1][0]):
+        took = f"{end - begin:6.1f} s" if end is not None else "  (running)"
+        lines.append(f"{name:<22} {begin:6.1f} -> {'' if end is None else f'{end:.1f}':>6}  {took}")
+    lines.append(f"{'session':<22} {0.0:6.1f} -> {total:6.1f}  {total:6.1f} s")
+    runs = re.findall(r"(\S+\.ipynb): Executed notebook in ([\d.]+) seconds", build_log)
+    slowest = sorted(((float(t), Path(nb).stem) for nb, t in runs), reverse=True)[:top]
+    if slowest:
+        lines.append("slowest chapters in the build: "
+                     + ", ".join(f"{name} {t:.0f} s" for t, name in slowest))
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter):
+    if "book build" not in Timeline.spans:
+        return
+    log = _Build.log.read_text(errors="replace") if _Build.log.exists() else ""
+    terminalreporter.write_sep("-", "timeline of this session (seconds since it began)")
+    for line in timeline_lines(Timeline.spans, time.monotonic() - Timeline.t0, log):
+        terminalreporter.write_line(line)
+
+
 @dataclass(frozen=True)
 class BookBuild:
     """A finished ``jupyter-book build``: where it went and what it said."""
@@ -190,6 +246,8 @@ class _Build:
             cls.proc = subprocess.Popen([str(jb), "build", str(ROOT), *JB_FLAGS],
                                         stdout=out, stderr=subprocess.STDOUT, text=True,
                                         cwd=ROOT, env=env)
+        Timeline.start("book build")
+        Timeline.end_with("book build", cls.proc)
 
     @classmethod
     def wait(cls) -> BookBuild:
@@ -268,6 +326,7 @@ def _run_order(items):
         yield item
         previous = item
     # the unit tests are done: the second execution takes their core
+    Timeline.end("unit tests")
     _SecondRun.start()
     yield from waiting
     yield from last
@@ -292,6 +351,7 @@ def pytest_runtestloop(session):
     if (session.testsfailed and not session.config.option.continue_on_collection_errors) \
             or session.config.option.collectonly or _Build.proc is None:
         return None                                  # pytest's own loop
+    Timeline.start("unit tests")
     order = _run_order(session.items)
     item = next(order, None)
     while item is not None:
@@ -337,6 +397,8 @@ class _SecondRun:
                 [sys.executable, "-m", "pytest", "--nbmake", "--nbmake-timeout=900", "-q",
                  "-p", "no:cacheprovider", "--durations=5", *cls.notebooks],
                 stdout=out, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+        Timeline.start("second execution")
+        Timeline.end_with("second execution", cls.proc)
 
     @classmethod
     def wait(cls) -> tuple[int, str]:

@@ -52,6 +52,7 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin
 
 import pytest
+from conftest import Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("HMMRISK_CHROMIUM", "/usr/bin/chromium")
@@ -146,10 +147,12 @@ class _Pages:
             return
 
         def run():
+            Timeline.start("browser pages")
             try:
                 cls.result = asyncio.run(_load_all(site, pages, screenshots))
             except BaseException as exc:            # noqa: BLE001 - re-raised by wait()
                 cls.result = exc
+            Timeline.end("browser pages")
         # a daemon: an interrupted session does not wait for the pages
         cls.thread = threading.Thread(target=run, name="browser-pages", daemon=True)
         cls.thread.start()
