@@ -115,10 +115,11 @@ preview: $(STAMP)
 #    failing notebooks' reports are printed by tests/test_book.py;
 #  - meanwhile this process runs the unit tests (the build executes the
 #    Transformer chapter first, so the two share the cores); when they are
-#    done, a second background pytest process executes every chapter again
-#    with nbmake (conftest._SecondRun; report in _build/second-run.log) except
-#    those of conftest.EXECUTED_ONCE (the Transformer: its reproducibility is
-#    tests/test_figure3_repro.py's reduced protocol), writing digests to
+#    done, a second background pytest process executes again, with nbmake,
+#    every chapter that draws a figure (conftest._SecondRun; report in
+#    _build/second-run.log) except those of conftest.EXECUTED_ONCE (the
+#    Transformer: its reproducibility is tests/test_figure3_repro.py's reduced
+#    protocol), writing digests to
 #    $(FIGURE_DATA), beside the rest of the build;
 #  - then the tests of the build (the two sets of digests must be equal) and
 #    every page of that very _build/html in headless Chromium (screenshots:

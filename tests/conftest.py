@@ -288,13 +288,22 @@ def pytest_collection_finish(session):
     if any("book" in getattr(item, "fixturenames", ()) for item in session.items):
         # the chapters' second execution runs beside the build, in its own
         # process (after -m/-k filtering, so only what was selected); it starts when
-        # the unit tests are done (_run_order)
+        # the unit tests are done (_run_order).  Only the chapters that draw a
+        # figure run again: the build executes every chapter, and the second
+        # execution is there to compare figure data (test_book.py fails if a
+        # figure of the build has no digest from it)
         chapters = [item for item in session.items if _path(item).suffix == ".ipynb"]
         if chapters and os.environ.get(_SecondRun.ENV) != "inline":
-            _SecondRun.notebooks = [str(_path(item).relative_to(ROOT)) for item in chapters]
+            _SecondRun.notebooks = [str(_path(item).relative_to(ROOT)) for item in chapters
+                                    if _records_figure_data(_path(item))]
             session.config.hook.pytest_deselected(items=chapters)
             session.items[:] = [item for item in session.items if item not in chapters]
         _Build.start()
+
+
+def _records_figure_data(notebook: Path) -> bool:
+    """Whether a chapter records the data of a figure (calls ``figure_data.record``)."""
+    return "figure_data.record(" in notebook.read_text(errors="replace")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -4,9 +4,9 @@ The ``book`` fixture (``conftest.py``) executes every chapter inside Jupyter
 Book: this build is the execution test of every chapter, and fails on a
 failing cell, a broken reference, a missing glue key or a bad citation (the
 execution reports of failing notebooks are printed).  The same build records
-the digest of the data behind every figure; nbmake executes every chapter a
-second time except those of ``conftest.EXECUTED_ONCE`` (the Transformer), and
-the two sets of digests must be equal (two clean runs with the same seeds plot
+the digest of the data behind every figure; nbmake executes every chapter
+that draws a figure a second time, except those of ``conftest.EXECUTED_ONCE``
+(the Transformer), and the two sets of digests must be equal (two clean runs with the same seeds plot
 the same numbers).
 """
 
@@ -68,9 +68,9 @@ def _figures_by_page(html: Path) -> dict[str, set[str]]:
 
 
 def test_second_execution_of_the_chapters_passes(book, second_run):
-    """Every chapter but those of ``conftest.EXECUTED_ONCE`` executes a second
-    time without error (nbmake; in ``make test`` beside the build, in its own
-    process: ``conftest._SecondRun``)."""
+    """Every chapter that draws a figure, but those of ``conftest.EXECUTED_ONCE``,
+    executes a second time without error (nbmake; in ``make test`` beside the
+    build, in its own process: ``conftest._SecondRun``)."""
     returncode, report = second_run
     assert returncode == 0, f"the second execution of the chapters failed:\n{report[-6000:]}"
 
