@@ -241,7 +241,8 @@ class _Build:
         _clean(BUILD, Path(nbmake_digests) if nbmake_digests else None)
         shutil.rmtree(cls.digests, ignore_errors=True)
         BUILD.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, **{figure_data.ENV: str(cls.digests)})
+        env = dict(os.environ, **{figure_data.ENV: str(cls.digests),
+                                  "IPYTHONDIR": str(_priority_profile(BUILD / ".ipython"))})
         with open(cls.log, "w") as out:
             cls.proc = subprocess.Popen([str(jb), "build", str(ROOT), *JB_FLAGS],
                                         stdout=out, stderr=subprocess.STDOUT, text=True,
@@ -261,6 +262,35 @@ class _Build:
     @classmethod
     def stop(cls) -> None:
         _terminate(cls.proc)
+
+
+#: Autogroup niceness of the build's kernels in ``make test`` (see :func:`_priority_profile`).
+BUILD_KERNEL_NICE = -10
+
+
+def _priority_profile(folder: Path) -> Path:
+    """An IPython folder whose startup file gives each kernel of the build CPU priority.
+
+    The build is the session's critical path: Sphinx executes the chapters one
+    after the other, and the tests of the build wait for it.  Linux shares the
+    CPU between sessions first (autogroup scheduling), and every Jupyter kernel
+    is a session of its own (as are the unit tests' and the second execution's),
+    so the build's kernels would get an equal share at best.  The startup file
+    sets the niceness of the kernel's own session (the kernel and the worker
+    processes it spawns, nothing else) to ``BUILD_KERNEL_NICE``; lowering it
+    needs root (CI runs as root), and elsewhere nothing changes.  Outputs are
+    unaffected: the file prints nothing.
+    """
+    startup = folder / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-build-priority.py").write_text(
+        "# written by tests/conftest.py for the book build of `make test`\n"
+        "try:\n"
+        "    with open('/proc/self/autogroup', 'w') as _f:\n"
+        f"        _f.write('{BUILD_KERNEL_NICE}')\n"
+        "except OSError:\n"
+        "    pass\n")
+    return folder
 
 
 def _terminate(proc: subprocess.Popen | None) -> None:
