@@ -329,6 +329,15 @@ def pytest_collection_finish(session):
             session.config.hook.pytest_deselected(items=chapters)
             session.items[:] = [item for item in session.items if item not in chapters]
         _Build.start()
+        if _build_has_priority():
+            # the build's kernels take the cores first: the second execution
+            # can share the rest with the unit tests from the start
+            _SecondRun.start()
+
+
+def _build_has_priority() -> bool:
+    """Whether the build's kernels can lower their niceness (:func:`_priority_profile`): root."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _records_figure_data(notebook: Path) -> bool:
@@ -364,7 +373,8 @@ def _run_order(items):
             waiting = []
         yield item
         previous = item
-    # the unit tests are done: the second execution takes their core
+    # the unit tests are done: the second execution takes their core (if it
+    # has not started with the session: see pytest_collection_finish)
     Timeline.end("unit tests")
     _SecondRun.start()
     yield from waiting
