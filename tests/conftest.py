@@ -244,9 +244,13 @@ class _Build:
         env = dict(os.environ, **{figure_data.ENV: str(cls.digests),
                                   "IPYTHONDIR": str(_priority_profile(BUILD / ".ipython"))})
         with open(cls.log, "w") as out:
+            # a session of its own, so that Sphinx's own work (reading, writing)
+            # gets the priority of the build's kernels too (_priority_profile);
+            # pytest_sessionfinish ends it if the session is interrupted
             cls.proc = subprocess.Popen([str(jb), "build", str(ROOT), *JB_FLAGS],
                                         stdout=out, stderr=subprocess.STDOUT, text=True,
-                                        cwd=ROOT, env=env)
+                                        cwd=ROOT, env=env, start_new_session=True)
+        _lower_niceness(cls.proc.pid)
         Timeline.start("book build")
         Timeline.end_with("book build", cls.proc)
 
@@ -277,9 +281,10 @@ def _priority_profile(folder: Path) -> Path:
     is a session of its own (as are the unit tests' and the second execution's),
     so the build's kernels would get an equal share at best.  The startup file
     sets the niceness of the kernel's own session (the kernel and the worker
-    processes it spawns, nothing else) to ``BUILD_KERNEL_NICE``; lowering it
-    needs root (CI runs as root), and elsewhere nothing changes.  Outputs are
-    unaffected: the file prints nothing.
+    processes it spawns, nothing else) to ``BUILD_KERNEL_NICE``, as
+    :func:`_lower_niceness` does for the Sphinx process; lowering it needs root
+    (CI runs as root), and elsewhere nothing changes.  Outputs are unaffected:
+    the file prints nothing.
     """
     startup = folder / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
@@ -333,6 +338,15 @@ def pytest_collection_finish(session):
             # the build's kernels take the cores first: the second execution
             # can share the rest with the unit tests from the start
             _SecondRun.start()
+
+
+def _lower_niceness(pid: int) -> None:
+    """Set the autogroup niceness of ``pid``'s session to ``BUILD_KERNEL_NICE`` (root only)."""
+    if _build_has_priority():
+        try:
+            Path(f"/proc/{pid}/autogroup").write_text(str(BUILD_KERNEL_NICE))
+        except OSError:
+            pass
 
 
 def _build_has_priority() -> bool:
