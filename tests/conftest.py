@@ -334,10 +334,6 @@ def pytest_collection_finish(session):
             session.config.hook.pytest_deselected(items=chapters)
             session.items[:] = [item for item in session.items if item not in chapters]
         _Build.start()
-        if _build_has_priority():
-            # the build's kernels take the cores first: the second execution
-            # can share the rest with the unit tests from the start
-            _SecondRun.start()
 
 
 def _lower_niceness(pid: int) -> None:
@@ -387,8 +383,9 @@ def _run_order(items):
             waiting = []
         yield item
         previous = item
-    # the unit tests are done: the second execution takes their core (if it
-    # has not started with the session: see pytest_collection_finish)
+    # the unit tests are done: the second execution takes their core.  (Started
+    # with the session instead, beside the prioritised build, it left the unit
+    # tests too little CPU: they ended the session alone on one core.)
     Timeline.end("unit tests")
     _SecondRun.start()
     yield from waiting
