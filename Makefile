@@ -113,17 +113,19 @@ preview: $(STAMP)
 #    (every chapter executed once, writing its figure digests to
 #    _build/figure-data/book): the execution test of every chapter, whose
 #    failing notebooks' reports are printed by tests/test_book.py;
-#  - meanwhile this process runs the unit tests (the build executes the
-#    Transformer chapter first, so the two share the cores); when they are
-#    done, a second background pytest process executes again, with nbmake,
-#    every chapter that draws a figure (conftest._SecondRun; report in
-#    _build/second-run.log) except those of conftest.EXECUTED_ONCE (the
-#    Transformer: its reproducibility is tests/test_figure3_repro.py's reduced
-#    protocol), writing digests to
+#  - meanwhile this process runs the unit tests with what the build leaves
+#    (the build is the critical path: it executes the Transformer chapter
+#    first, and as root its kernels and Sphinx run at a higher priority,
+#    conftest._priority_profile); when they are done, a second background
+#    pytest process executes again, with nbmake, every chapter that draws a
+#    figure (conftest._SecondRun; report in _build/second-run.log) except
+#    those of conftest.EXECUTED_ONCE (the Transformer: its reproducibility is
+#    tests/test_figure3_repro.py's reduced protocol), writing digests to
 #    $(FIGURE_DATA), beside the rest of the build;
 #  - then the tests of the build (the two sets of digests must be equal) and
 #    every page of that very _build/html in headless Chromium (screenshots:
-#    _build/screenshots).
+#    _build/screenshots), loading as soon as the build is done;
+#  - last, a timeline of the session: when each of these started and ended.
 test: $(STAMP) $(CHROMIUM)
 	rm -rf _build
 	HMMRISK_FIGURE_DATA=$(FIGURE_DATA) HMMRISK_CHROMIUM=$(CHROMIUM) \
