@@ -47,20 +47,14 @@ import threading
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin
 
 import pytest
 from conftest import Timeline
+from local_site import CHROMIUM, CHROMIUM_ARGS, require_chromium, start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("HMMRISK_CHROMIUM", "/usr/bin/chromium")
-# No network here: stop Chromium's own background connections (updates, sync,
-# QUIC probes), whose failures would otherwise show up as noise.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 # pages Sphinx writes besides the chapters
 GENERATED = ["index.html", "genindex.html", "search.html"]
 
@@ -79,33 +73,14 @@ PAGES = _toc_pages() + GENERATED
 
 # -- the server and the browser ---------------------------------------------
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest's output clean
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # the browser may drop a connection it no longer needs (a font, a
-        # page it navigated away from); that is no failure of the site
-        import sys
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-_SERVED: dict = {}       # html folder -> (server, its thread, base URL)
+_SERVED: dict = {}       # html folder -> local_site.Served
 
 
 def _serve(html: Path) -> str:
     """Base URL of ``html`` served on a free port of 127.0.0.1 (one server per folder)."""
     if html not in _SERVED:
-        server = _Server(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(html)))
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        _SERVED[html] = (server, thread, f"http://127.0.0.1:{server.server_address[1]}/")
-    return _SERVED[html][2]
+        _SERVED[html] = start(html)
+    return _SERVED[html].url
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +92,8 @@ def site(book):
         yield _serve(book.html)
     finally:
         _Pages.join(timeout=300)            # no page still loading from the server
-        for server, thread, _ in _SERVED.values():
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
+        for served in _SERVED.values():
+            stop(served)
         _SERVED.clear()
 
 
@@ -191,9 +164,7 @@ def prefetch(session, html: Path, screenshots: Path) -> None:
 def loaded(request, site, book):
     """``{page: (inspection, browser errors)}`` for the selected pages, loaded
     ``CONCURRENCY`` at a time (see :class:`_Pages`)."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium "
-                    "(apt-get install chromium), or set HMMRISK_CHROMIUM")
+    require_chromium()
     _Pages.start(site, _selected(request.session), book.screenshots)   # unless prefetched
     return _Pages.wait()
 

@@ -13,28 +13,16 @@ served on 127.0.0.1) and check
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+from local_site import CHROMIUM, CHROMIUM_ARGS, require_chromium, serving
 
 from hmmrisk import theory
 
-CHROMIUM = os.environ.get("HMMRISK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
 PAGE = "chapters/explorer.html"
 RTOL = 1e-9
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -42,36 +30,24 @@ def page(book):
     """The explorer page, loaded in Chromium; yields (page, console errors, foreign requests)."""
     if not (book.html / PAGE).exists():
         pytest.fail(f"the book build has no {PAGE}:\n{book.log[-4000:]}")
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"no Chromium at {CHROMIUM} (make test installs it; or set HMMRISK_CHROMIUM)")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(_Quiet, directory=str(book.html)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
-        with sync_playwright() as pw:
-            chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                pg = chromium.new_page()
-                errors, foreign = [], []
-                pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                pg.on("pageerror", lambda e: errors.append(str(e)))
-                pg.on("request", lambda r: None if r.url.startswith((base, "data:"))
-                      else foreign.append(r.url))
-                pg.goto(base + PAGE, wait_until="domcontentloaded")
-                pg.wait_for_function("() => document.querySelector('.hmm-explorer svg')"
-                                     ".dataset.curve !== undefined")
-                yield pg, errors, foreign
-            finally:
-                chromium.close()
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serving(book.html) as base, sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            pg = chromium.new_page()
+            errors, foreign = [], []
+            pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+            pg.on("request", lambda r: None if r.url.startswith((base, "data:"))
+                  else foreign.append(r.url))
+            pg.goto(base + PAGE, wait_until="domcontentloaded")
+            pg.wait_for_function("() => document.querySelector('.hmm-explorer svg')"
+                                 ".dataset.curve !== undefined")
+            yield pg, errors, foreign
+        finally:
+            chromium.close()
 
 
 def _hmmrisk(n, p, d, noise, snr, ridge):
