@@ -25,9 +25,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic"]
 
 
+def have_chromium() -> bool:
+    return os.access(CHROMIUM, os.X_OK)
+
+
 def require_chromium() -> None:
     """Fail (not skip) the calling test when there is no browser to run."""
-    if not os.access(CHROMIUM, os.X_OK):
+    if not have_chromium():
         pytest.fail(f"no Chromium at {CHROMIUM}: `make test` installs Debian's chromium "
                     "(apt-get install chromium), or set HMMRISK_CHROMIUM")
 

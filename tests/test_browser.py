@@ -52,7 +52,7 @@ from urllib.parse import unquote, urldefrag, urljoin
 
 import pytest
 from conftest import Timeline
-from local_site import CHROMIUM, CHROMIUM_ARGS, require_chromium, start, stop
+from local_site import CHROMIUM, CHROMIUM_ARGS, have_chromium, require_chromium, start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 # pages Sphinx writes besides the chapters
@@ -156,7 +156,7 @@ def prefetch(session, html: Path, screenshots: Path) -> None:
     Called by ``tests/conftest.py`` when the build is done, before the build's
     other tests run; the page tests then only collect the results.
     """
-    if os.access(CHROMIUM, os.X_OK) and (html / "index.html").exists():
+    if have_chromium() and (html / "index.html").exists():
         _Pages.start(_serve(html), _selected(session), screenshots)
 
 

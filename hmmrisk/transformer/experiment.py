@@ -277,6 +277,8 @@ def _close_pools() -> None:
     for ex in _POOL.values():
         ex.shutdown(wait=True, cancel_futures=True)
     _POOL.clear()
+
+
 #: Frozen features of the first seed from the last :func:`run`, ``{(protocol, seed, width): FrozenFeatures}``.
 _FEATURES: dict = {}
 
