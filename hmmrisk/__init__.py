@@ -25,6 +25,7 @@ The command line is ``python -m hmmrisk {risk,figure,sweep} --help``.
 import importlib as _importlib
 
 from . import figure_data, theory
+from .empirical import FeaturePopulation, population_from_data
 from .head import fit_head, head_from_svd
 from .hmm import HeadTuningModel, encoder_weights, haar_orthogonal, make_model
 from .population import Population, population
