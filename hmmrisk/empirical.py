@@ -242,7 +242,11 @@ class FeaturePopulation:
         n = self._check_n(n)
         reps = _int("reps", reps, 2)
         lam = _ridge(ridge)
-        rng = np.random.default_rng(rng)
+        try:
+            rng = np.random.default_rng(rng)
+        except (TypeError, ValueError):
+            raise ValueError(f"rng must be a numpy Generator or a non-negative integer seed, "
+                             f"got {rng!r}") from None
         r, d = self.rank, self.d
         _resources.require(f"simulate(n={n}, reps={reps}) on rank {r}",
                            *simulate_cost(n, r, d, reps))
