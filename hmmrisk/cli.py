@@ -1,4 +1,4 @@
-"""Command line: ``python -m hmmrisk {risk,figure,sweep} ...``.
+"""Command line: ``python -m hmmrisk {risk,figure,sweep,features} ...``.
 
 ``risk`` prints the excess risk of the least-squares head for one
 ``(n, p, d, sigma^2, rho)``: by default the theory (Theorem 1 for ``p < n``,
@@ -19,6 +19,9 @@ Without overrides the figure is the book's.
 
 ``sweep`` evaluates theory and/or simulation over a grid of
 ``(n, p, d, sigma^2, rho)`` with :func:`hmmrisk.sweep.sweep` and writes CSV.
+
+``features --x X.npy --y Y.npy --n N`` evaluates the same theory on the user's
+own features (:func:`hmmrisk.population_from_data`, :ref:`ch-own-features`).
 
 Bad arguments exit with status 2 and one line naming the argument, checked
 before any computation: values out of range, output files that cannot be
@@ -532,6 +535,140 @@ def _sweep_command(args) -> int:
 
 
 # ---------------------------------------------------------------------------
+# features: the theory on the user's own features (hmmrisk.empirical)
+# ---------------------------------------------------------------------------
+
+def _features_parser(sub):
+    p = sub.add_parser(
+        "features", help="theory (and simulation) of the head on your own features X and targets Y",
+        formatter_class=_FORMAT,
+        description=(
+            "Predicted excess risk of the least-squares (or ridge) head trained on n rows of your\n"
+            "own features: the rows of X (N x p) and Y (N x d) are the population\n"
+            "(hmmrisk.population_from_data; centred unless --no-center) and the theory is the\n"
+            "book's on its covariance: Theorem 1 exact for rank < n - 1, infinite at the threshold,\n"
+            "Definition 2 for rank > n, the ridge equivalent with --ridge. The rank of the\n"
+            "covariance (constant or duplicate columns, p > N) is the effective dimension.\n"
+            "--simulate also fits heads on n rows drawn without replacement from the sample.\n\n"
+            "Files: .npy, .npz (the array --x-key / --y-key, or the only one) or .csv (numbers,\n"
+            "optionally one header line); never unpickled. One n prints the result (--json: one\n"
+            "object with bias, variance, risk = bias + variance, irreducible, total, formula);\n"
+            "a list or range of n (e.g. 50:500:50) writes a CSV like `sweep` (to --out, atomic).\n"
+            "Each n is simulated with its own seed, derived from --seed and n alone."),
+        epilog="examples:\n"
+               "  python -m hmmrisk features --x X.npy --y Y.npy --n 200 --json\n"
+               "  python -m hmmrisk features --x feats.npz --x-key X --y feats.npz --y-key Y "
+               "--n 20:400:20 --simulate --reps 100 --out curve.csv")
+    p.add_argument("--x", required=True, metavar="FILE", help="features, an N x p array (.npy, .npz, .csv)")
+    p.add_argument("--y", required=True, metavar="FILE", help="targets, an N x d array (.npy, .npz, .csv)")
+    p.add_argument("--x-key", metavar="NAME", help="the array of an .npz --x (default: its only one)")
+    p.add_argument("--y-key", metavar="NAME", help="the array of an .npz --y (default: its only one)")
+    p.add_argument("--n", type=_ints, required=True, metavar="LIST",
+                   help="training rows: one value or a list/range (each >= 2 and <= N)")
+    p.add_argument("--ridge", type=_arg_float, default=0.0,
+                   help="ridge penalty lam >= 0 (default 0: minimum-norm least squares)")
+    p.add_argument("--no-center", action="store_true", help="raw second moments (default: centre the columns)")
+    p.add_argument("--simulate", action="store_true", help="also simulate: heads fitted on drawn rows")
+    p.add_argument("--reps", type=_arg_int, default=None,
+                   help="training sets per n (default 200; needs --simulate)")
+    p.add_argument("--seed", type=_arg_int, default=0, help="seed of the simulation (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON (an object for one n, a list for several)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the CSV to FILE (default: standard output)")
+    _limits(p)
+    p.set_defaults(func=_features_command)
+    return p
+
+
+_FEATURE_COLUMNS = ("n", "p", "rank", "ridge", "formula", "theory_bias", "theory_variance",
+                    "theory_risk", "irreducible", "theory_total")
+_SIM_COLUMNS = ("sim_risk", "sim_stderr", "sim_bias", "sim_variance", "sim_total", "sim_reps")
+
+
+def _features(args) -> list:
+    """The checks, in order (all before any work), then one row per n."""
+    from . import empirical
+
+    if args.reps is not None and not args.simulate:
+        raise ValueError(f"--reps needs --simulate, got --reps {args.reps}")
+    reps = 200 if args.reps is None else args.reps
+    if reps < 2:
+        raise ValueError(f"--reps must be an integer >= 2, got {reps}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    if not (math.isfinite(args.ridge) and args.ridge >= 0):
+        raise ValueError(f"--ridge must be a finite number >= 0, got {args.ridge}")
+    if min(args.n) < 2:
+        raise ValueError(f"--n must hold integers >= 2, got {min(args.n)}")
+    if args.json and args.out is not None:
+        raise ValueError("--json prints to standard output; --out writes CSV: use one of them")
+    if args.out is not None and args.out != "-":
+        check_writable(args.out, "--out")
+    (rows, p), (rows_y, d) = (empirical.matrix_shape(f, k, name=flag, key_name=flag + "-key")
+                              for f, k, flag in ((args.x, args.x_key, "--x"), (args.y, args.y_key, "--y")))
+    mem, work = empirical.population_cost(rows, p, d)      # the loaded arrays come on top
+    sim = [empirical.simulate_cost(n, min(p, rows), d, reps) for n in args.n] if args.simulate else []
+    _resources.require(f"--x {args.x} ({rows} x {p}) and --y {args.y} (d = {d})"
+                       + (f" with --reps {reps}" if args.simulate else ""),
+                       memory=mem + 8.0 * rows * (p + d) + max((m for m, _ in sim), default=0.0),
+                       work=work + sum(w for _, w in sim))
+    X = empirical.load_matrix(args.x, args.x_key, name="--x", key_name="--x-key")
+    Y = empirical.load_matrix(args.y, args.y_key, name="--y", key_name="--y-key")
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"--x and --y must have the same number of rows, got {X.shape[0]} in "
+                         f"{args.x} and {Y.shape[0]} in {args.y}")
+    if max(args.n) > X.shape[0]:
+        raise ValueError(f"--n {max(args.n)} exceeds the {X.shape[0]} rows of {args.x} "
+                         f"(training sets are drawn from them)")
+    try:
+        pop = empirical.population_from_data(X, Y, center=not args.no_center)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    del X, Y
+    curve = pop.predict_curve(args.n, ridge=args.ridge)
+    out = []
+    for i, n in enumerate(args.n):
+        pred = curve[i]
+        row = {"n": n, "p": pop.p, "rank": pop.rank, "ridge": args.ridge, "formula": pred.formula,
+               "bias": pred.bias, "variance": pred.variance, "risk": pred.risk,
+               "irreducible": pred.irreducible, "total": pred.total}
+        if args.simulate:
+            est = pop.simulate(n, reps, rng=np.random.default_rng([args.seed, n]), ridge=args.ridge)
+            row.update(sim_risk=est.risk, sim_stderr=est.stderr, sim_bias=est.bias,
+                       sim_variance=est.variance, sim_total=est.total, sim_reps=est.reps)
+        out.append(row)
+    return out
+
+
+def _features_csv(rows, fh) -> None:
+    import csv
+
+    names = _FEATURE_COLUMNS + (_SIM_COLUMNS if "sim_risk" in rows[0] else ())
+    writer = csv.writer(fh, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        values = [row[c.removeprefix("theory_")] for c in names]
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in values])
+
+
+def _features_command(args) -> int:
+    rows = _features(args)
+    if args.json:
+        clean = [{k: _finite_or_none(v) for k, v in row.items()} for row in rows]
+        print(json.dumps(clean[0] if len(clean) == 1 else clean, allow_nan=False))
+    elif len(rows) == 1 and args.out is None:
+        for key, value in rows[0].items():
+            print(f"{key:>12}  {value:.6g}" if isinstance(value, float) else f"{key:>12}  {value}")
+    elif args.out is None or args.out == "-":
+        _features_csv(rows, sys.stdout)
+    else:
+        with atomic_write(args.out, "w", name="--out", newline="", encoding="utf-8") as fh:
+            _features_csv(rows, fh)
+        print(f"{len(rows)} rows written to {args.out}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------
 
@@ -544,12 +681,14 @@ def main(argv=None) -> int:
         epilog="examples:\n"
                "  python -m hmmrisk risk --n 100 --p 150 --d 50 --noise 0.5 --json\n"
                "  python -m hmmrisk figure 1 --out fig1.png\n"
-               "  python -m hmmrisk sweep --n 100 --p 50:350:10 --d 50 --noise 0.5 --out sweep.csv")
+               "  python -m hmmrisk sweep --n 100 --p 50:350:10 --d 50 --noise 0.5 --out sweep.csv\n"
+               "  python -m hmmrisk features --x X.npy --y Y.npy --n 20:400:20 --out curve.csv")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                metavar="{risk,figure,sweep}")
+                                metavar="{risk,figure,sweep,features}")
     _risk_parser(sub)
     _figure_parser(sub)
     _sweep_parser(sub)
+    _features_parser(sub)
     args = parser.parse_args(argv)
     prog = f"hmmrisk {args.command}"
     saved = {k: os.environ.get(k) for k in (_resources.ENV_MEMORY, _resources.ENV_WORK)}

@@ -41,6 +41,8 @@ training sets from the rows.
 from __future__ import annotations
 
 import numbers
+import os
+import zipfile
 
 import numpy as np
 
@@ -50,7 +52,8 @@ from .risk import RiskEstimate
 from .theory import definition2, ridge_risk, theorem1
 from .theory._results import Prediction, Predictions
 
-__all__ = ["FeaturePopulation", "population_from_data", "population_cost"]
+__all__ = ["FeaturePopulation", "load_matrix", "matrix_shape", "population_cost",
+           "population_from_data", "simulate_cost"]
 
 _F = 8                 # bytes per float64
 _CHUNK = 2**27         # bytes of training sets fitted at once by simulate (128 MiB)
@@ -74,7 +77,7 @@ def _matrix(name: str, value) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise ValueError(f"{name} must contain only finite values, got {arr[i, j]!r} at row {i}, "
+        raise ValueError(f"{name} must contain only finite values, got {float(arr[i, j])!r} at row {i}, "
                          f"column {j}")
     return arr
 
@@ -354,3 +357,156 @@ def population_from_data(X, Y, center=True) -> FeaturePopulation:
     eigvals = lam[:keep.size] / rows
     coef = (Z.T @ Y) / (rows * eigvals[:, None])           # C* = diag(1/s) Z^T Y / N
     return FeaturePopulation(Z, Y, eigvals, coef, p)
+
+
+# ---------------------------------------------------------------------------
+# Reading X and Y from files (.npy, .npz, .csv); pickled data are never loaded
+# ---------------------------------------------------------------------------
+
+_EXTENSIONS = (".npy", ".npz", ".csv")
+
+
+def _path(path, name: str) -> tuple[str, str]:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{name} must be a file name, got {path!r}")
+    path = os.fsdecode(os.fspath(path))
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in _EXTENSIONS:
+        raise ValueError(f"{name}: {path!r} must end in .npy, .npz or .csv")
+    if not os.path.exists(path):
+        raise ValueError(f"{name}: no such file {path!r}")
+    if not os.path.isfile(path):
+        raise ValueError(f"{name}: {path!r} is not a regular file")
+    return path, ext
+
+
+def _npy_header(fh, where: str, name: str):
+    """``(shape, dtype)`` from the header of a ``.npy`` stream, checked; reads no data."""
+    fmt = np.lib.format
+    if fh.read(1) == b"\x80":                              # the first byte of every pickle
+        raise ValueError(f"{name}: {where} is a pickle, not a NumPy array file; pickled data "
+                         f"are never loaded")
+    fh.seek(0)
+    try:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"version {version}")
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{name}: {where} is not a NumPy array file ({_line(exc)})") from None
+    if dtype.hasobject:
+        raise ValueError(f"{name}: {where} holds an object array (dtype {dtype}); pickled data "
+                         f"are never loaded, save the features as numbers")
+    if not (np.issubdtype(dtype, np.number) or dtype == bool) \
+            or np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name}: {where} holds dtype {dtype}, not real numbers")
+    if len(shape) != 2:
+        raise ValueError(f"{name}: {where} must hold a 2-d array (rows x columns), got shape {shape}")
+    return shape, dtype
+
+
+def _line(exc) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _npz_member(path: str, key, name: str, key_name: str) -> str:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [m[:-4] for m in zf.namelist() if m.endswith(".npy")]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ValueError(f"{name}: {path!r} is not an .npz archive ({_line(exc)})") from None
+    if key is None:
+        if len(names) != 1:
+            raise ValueError(f"{name}: {path!r} holds {len(names)} arrays ({', '.join(names) or 'none'}); "
+                             f"choose one with {key_name}")
+        return names[0]
+    if key not in names:
+        raise ValueError(f"{key_name}: {path!r} has no array {key!r} (it holds "
+                         f"{', '.join(names) or 'none'})")
+    return key
+
+
+def _csv_layout(path: str, name: str) -> tuple[int, int, int]:
+    """``(header lines, columns, estimated rows)`` of a CSV from its first data line."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline()
+            skip = 0
+            try:
+                [float(v) for v in first.split(",")]
+            except ValueError:                              # a header line
+                skip, first = 1, fh.readline()
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {path!r} ({exc.strerror or _line(exc)})") from None
+    if not first.strip():
+        raise ValueError(f"{name}: {path!r} holds no rows of numbers")
+    rows = max(1, os.path.getsize(path) // max(len(first), 1))
+    return skip, len(first.split(",")), rows
+
+
+def matrix_shape(path, key=None, *, name: str = "path", key_name: str = "key") -> tuple[int, int]:
+    """The ``(rows, columns)`` of the array :func:`load_matrix` would read, from headers only.
+
+    Checks everything a header tells (the file exists and is an array of real
+    numbers with two axes, the ``.npz`` key) without reading the data, so
+    that the memory can be estimated first.  For a ``.csv`` the number of
+    rows is an estimate (file size over the length of the first row).
+    Raises ``ValueError`` naming ``name`` (or ``key_name``) and the file.
+    """
+    path, ext = _path(path, name)
+    try:
+        if ext == ".csv":
+            _, cols, rows = _csv_layout(path, name)
+            return rows, cols
+        if ext == ".npy":
+            with open(path, "rb") as fh:
+                return _npy_header(fh, repr(path), name)[0]
+        member = _npz_member(path, key, name, key_name)
+        with zipfile.ZipFile(path) as zf, zf.open(member + ".npy") as fh:
+            return _npy_header(fh, f"{path!r}[{member!r}]", name)[0]
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {path!r} ({exc.strerror or _line(exc)})") from None
+
+
+def load_matrix(path, key=None, *, name: str = "path", key_name: str = "key") -> np.ndarray:
+    """A finite 2-d float array from a ``.npy``, ``.npz`` (array ``key``, or its only one) or ``.csv``.
+
+    Never unpickles (``allow_pickle=False``; object arrays are refused from
+    their header).  A ``.csv`` is comma-separated numbers, optionally under
+    one header line; one column gives an ``(N, 1)`` array.  Every problem is a
+    ``ValueError`` naming ``name`` (or ``key_name``) and the file.
+    """
+    matrix_shape(path, key, name=name, key_name=key_name)          # the header checks
+    path, ext = _path(path, name)
+    where = repr(path)
+    try:
+        if ext == ".csv":
+            skip = _csv_layout(path, name)[0]
+            try:
+                arr = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2, dtype=float,
+                                 encoding="utf-8")
+            except ValueError as exc:
+                raise ValueError(f"{name}: {where} is not a CSV of numbers ({_line(exc)})") from None
+        elif ext == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            member = _npz_member(path, key, name, key_name)
+            with np.load(path, allow_pickle=False) as archive:
+                arr = archive[member]
+            where = f"{where}[{member!r}]"
+    except OSError as exc:
+        raise ValueError(f"{name}: cannot read {path!r} ({exc.strerror or _line(exc)})") from None
+    except ValueError as exc:
+        if str(exc).startswith(name):
+            raise
+        raise ValueError(f"{name}: {where} cannot be read as an array ({_line(exc)})") from None
+    arr = np.asarray(arr, dtype=float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"{name}: {where} has a non-finite entry ({float(arr[i, j])!r}) at row {i}, "
+                         f"column {j}")
+    return arr
