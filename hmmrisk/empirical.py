@@ -230,7 +230,7 @@ class FeaturePopulation:
         Each of ``reps`` training sets is ``n`` rows drawn without replacement
         (``rng``: a Generator or a seed, coerced by one
         :func:`numpy.random.default_rng` call).  The head ``C`` is fitted by
-        :func:`hmmrisk.fit_head` (minimum-norm least squares, or ridge
+        :func:`~hmmrisk.head.fit_head` (minimum-norm least squares, or ridge
         ``lam``) on the coordinates ``Z`` and its excess risk is evaluated
         exactly on the population, ``sum_i s_i ||C_i - C*_i||^2``.  The
         per-set ``biases`` are ``sum_i s_i ||(P C* - C*)_i||^2`` with ``P C*``
@@ -239,7 +239,14 @@ class FeaturePopulation:
         residual is only uncorrelated with the features, not independent, so
         their sum differs from ``risks`` by a cross term of mean close to 0.
 
-        Returns :class:`hmmrisk.RiskEstimate` (mean, standard error, bias,
+        Drawing without replacement makes every training set part of the
+        population it is scored on, so the measured risk is lower than for
+        independent draws by a relative amount of order ``n/N`` (the
+        finite-population correction; about 5% at ``n = 0.06 N`` for Gaussian
+        features with ``n > p``, :prf:ref:`rem-finite-population`): keep
+        ``n`` well below ``N`` when comparing with the theory.
+
+        Returns :class:`~hmmrisk.risk.RiskEstimate` (mean, standard error, bias,
         variance, irreducible, total).
         """
         n = self._check_n(n)
@@ -309,7 +316,7 @@ def population_from_data(X, Y, center=True) -> FeaturePopulation:
     ValueError
         If an array is not 2-d, has non-finite entries or fewer than 2 rows,
         the row counts differ, no feature varies, or the estimated memory or
-        work exceeds the caps of :mod:`hmmrisk._resources`.
+        work exceeds the caps of ``hmmrisk._resources``.
 
     Examples
     --------
