@@ -242,9 +242,9 @@ class FeaturePopulation:
         Drawing without replacement makes every training set part of the
         population it is scored on, so the measured risk is lower than for
         independent draws by a relative amount of order ``n/N`` (the
-        finite-population correction; about 5% at ``n = 0.06 N`` for Gaussian
-        features with ``n > p``, :prf:ref:`rem-finite-population`): keep
-        ``n`` well below ``N`` when comparing with the theory.
+        finite-population correction, measured in
+        :prf:ref:`rem-finite-population`): keep ``n`` well below ``N`` when
+        comparing with the theory.
 
         Returns :class:`~hmmrisk.risk.RiskEstimate` (mean, standard error, bias,
         variance, irreducible, total).
