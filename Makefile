@@ -1,68 +1,65 @@
 # Two commands, each doing its own set-up on a fresh machine:
 #   make book   build the book from a clean _build (warnings are errors)
-#   make test   a clean -n -W build (every chapter executed) + unit tests +
-#               a second execution of the cheap chapters (figure data compared)
-#               + every page of that build in headless Chromium
+#   make test   everything `make book` does, then the unit and property tests,
+#               a second execution of the chapters that draw figures (their
+#               figure data compared with the build's) and every page of the
+#               build in headless Chromium.  `make -j2 test` runs independent
+#               steps side by side.
 # and the edit-test loop:
-#   make check  unit and property tests only, the slow few left out
+#   make check  ruff, and the unit and property tests without the slow few
 # and the PDF edition:
 #   make pdf    the whole book as one PDF, _build/latex/hmmrisk.pdf, checked by
 #               tools/check_pdf.py; `make book HMMRISK_PDF=<that file>` then
 #               puts it in the site and links it from every page
+# Every step below is an ordinary command: `make -n test` prints them all.
+SHELL  := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
-BIN    := $(VENV)/bin
+BIN    := $(CURDIR)/$(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements-lock.txt
-LOCK_TOOLS := $(VENV)/lock-tools
 JB_FLAGS := -n -W --keep-going
+# Steps run side by side by `make book` and `make test`: one per core.
+JOBS   ?= $(shell nproc)
 # Debian's chromium, driven by playwright in tests/test_browser.py (never a
 # browser download); installed with apt-get when missing.
 CHROMIUM ?= /usr/bin/chromium
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Digests of the data behind every figure (hmmrisk.figure_data.record): the
-# nbmake run writes them here; the book build of the same `make test` writes
-# its own to _build/figure-data/book and tests/test_book.py compares the two.
-FIGURE_DATA := $(CURDIR)/_build/figure-data/nbmake
 # The Monte Carlo batches many small matrices; multi-threaded BLAS only adds
-# contention on such work (and the Transformer chapter runs its own workers).
+# contention on such work (and two notebooks or test steps run at once).
 export OPENBLAS_NUM_THREADS ?= 1
-# Modules are byte-compiled once, on first import, into the venv's and the
-# repository's __pycache__ (ignored by git), even where the environment sets
-# PYTHONDONTWRITEBYTECODE: otherwise every Python process of `make test`
-# (about sixty: kernels, the Transformer's workers, CLI subprocesses) compiles
-# numpy, scipy, matplotlib, torch and Sphinx from source again (one Transformer
-# worker's imports: 5.1 CPU-s from source, 2.3 from bytecode).
+# Modules are byte-compiled once, on first import, even where the environment
+# sets PYTHONDONTWRITEBYTECODE: otherwise every kernel and worker process
+# compiles numpy, scipy, matplotlib and torch from source again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: book preview test check bench lock clean pdf
+.PHONY: book preview test check lint unit-tests second-execution browser-check \
+	book-tests bench lock clean pdf
 
+# -- the environment -------------------------------------------------------------
 # The environment is the lock file: every transitive package at an exact
-# version, installed without resolution (--no-deps), then the book's own
-# package (editable, no build isolation: setuptools comes from the lock), and
-# pip check proves the set consistent (--no-compile: modules are byte-compiled
-# when first imported, not all of torch's at install).  requirements.txt is the human-edited
-# input; `make lock` regenerates requirements-lock.txt from it.
+# version with its hashes, installed by uv (itself pinned and hashed in the
+# lock, bootstrapped with pip) without resolution, then the book's own package
+# (editable, no build isolation: setuptools comes from the lock).
+# uv reads no pip configuration: tools/uv_env.sh hands it the indexes and
+# find-links that pip is configured with on this machine, and pip's rule of
+# taking the best match over all of them.  requirements.txt is the
+# human-edited input; `make lock` regenerates requirements-lock.txt from it.
+UV := . tools/uv_env.sh && $(BIN)/uv
 $(STAMP): $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile --no-deps -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -m pip check
+	sed -n '/^uv==/,/# via/p' $(LOCK) > $(VENV)/uv-requirement.txt
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv-requirement.txt
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
+	$(UV) pip check --python $(BIN)/python
 	touch $(STAMP)
 
-# pip-compile (pip-tools) resolves requirements.txt with this machine's pip
-# configuration, so torch==2.13.0 resolves to the CPU wheel (2.13.0+cpu, no
-# nvidia-* packages; CI finds it on the PyTorch CPU index).  No hashes: pip's
-# --require-hashes refuses the editable install of the book's own package and
-# the CPU wheel's hash depends on where it comes from.  Existing pins are kept
-# unless the input needs others; `make lock LOCK_FLAGS=--upgrade` moves every
-# transitive package to its newest allowed release.
-lock:
-	test -x $(LOCK_TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_TOOLS) && \
-		$(LOCK_TOOLS)/bin/python -m pip install --quiet pip-tools==7.6.2; }
-	grep -v '^-e' requirements.txt | CUSTOM_COMPILE_COMMAND="make lock" \
-		$(LOCK_TOOLS)/bin/pip-compile --quiet --allow-unsafe --strip-extras \
-		--no-emit-index-url --no-emit-find-links $(LOCK_FLAGS) --output-file $(LOCK) -
+# Existing pins are kept unless requirements.txt needs others;
+# `make lock LOCK_FLAGS=--upgrade` moves every package to its newest release.
+lock: $(STAMP)
+	grep -v '^-e' requirements.txt | $(UV) pip compile - --quiet --generate-hashes \
+		--python $(BIN)/python --custom-compile-command "make lock" $(LOCK_FLAGS) -o $(LOCK)
 
 $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser test (apt-get)..."
@@ -89,56 +86,83 @@ $(LATEXMK) $(PDFTOTEXT):
 		--no-install-recommends $(TEX_PACKAGES) >/dev/null
 	@test -x $(LATEXMK) && test -x $(PDFTOTEXT)
 
+
+# -- the book --------------------------------------------------------------------
+# Every chapter is executed once, by its own step (tools/execute.py; two at a
+# time under `make -j2`), into _build/executed/; Jupyter Book then takes the
+# outputs from its execution cache (execute_notebooks: cache in _config.yml),
+# which these executed notebooks are added to.  Each figure cell writes the digest of its
+# data (hmmrisk.figure_data) to _build/figure-data/book.
+CHAPTERS := $(wildcard chapters/*.ipynb)
+EXECUTED := $(CHAPTERS:chapters/%=_build/executed/%)
+JCACHE   := _build/.jupyter_cache
+
+_build/executed/%.ipynb: chapters/%.ipynb $(STAMP)
+	HMMRISK_FIGURE_DATA=$(CURDIR)/_build/figure-data/book $(BIN)/python tools/execute.py $< $@
+
+# The -n -W build (a broken reference, a missing glue key or a bad citation
+# fails it); its log is _build/jupyter-book.log, and _build/.book-ok marks a
+# build that passed, for the tests of the build.
+_build/.book-ok: $(EXECUTED)
+	mkdir -p $(JCACHE) && $(BIN)/jcache cache -p $(JCACHE) add --no-validate $(EXECUTED) >/dev/null
+	set -o pipefail; $(BIN)/jupyter-book build . $(JB_FLAGS) 2>&1 | tee _build/jupyter-book.log
+	touch $@
+
 book: $(STAMP)
 	rm -rf _build
-	mkdir -p _build && touch _build/.built-from
-	$(BIN)/jupyter-book build . $(JB_FLAGS)
+	$(MAKE) --jobs=$(JOBS) _build/.book-ok
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
-# Warm rebuild for authors: Sphinx re-reads, and so re-executes, only the
-# chapters whose source changed since the last build.  Sphinx cannot see a
-# change in hmmrisk/, the pins or the configuration, so any of those (or a
-# _build of unknown origin) wipes _build first: a preview never shows a figure
-# computed by older code.  The truth is still `make book`.
+# Warm rebuild for authors: only the chapters whose source changed since
+# their last execution run again.  A change in hmmrisk/, the pins or the
+# configuration is invisible to those steps, so any of those wipes _build
+# first: a preview never shows a figure computed by older code.
 preview: $(STAMP)
-	@if [ ! -e _build/.built-from ] || [ -n "$$(find hmmrisk $(LOCK) pyproject.toml _config.yml _toc.yml references.bib -newer _build/.built-from -print -quit)" ]; then \
+	@if [ -n "$$(find hmmrisk $(LOCK) pyproject.toml _config.yml _toc.yml references.bib -newer _build/.book-ok -print -quit 2>/dev/null)" ]; then \
 		echo "hmmrisk or the configuration changed: cold build"; rm -rf _build; fi
-	mkdir -p _build && touch _build/.built-from.new
-	$(BIN)/jupyter-book build . $(JB_FLAGS)
-	mv _build/.built-from.new _build/.built-from
+	$(MAKE) --jobs=$(JOBS) _build/.book-ok
 	@echo "Book built: $(CURDIR)/_build/html/index.html"
 
-# One pytest session (tests/conftest.py):
-#  - as soon as collection ends, the -n -W book build starts in the background
-#    (every chapter executed once, writing its figure digests to
-#    _build/figure-data/book): the execution test of every chapter, whose
-#    failing notebooks' reports are printed by tests/test_book.py;
-#  - meanwhile this process runs the unit tests with what the build leaves
-#    (the build is the critical path: it executes the Transformer chapter
-#    first, and as root its kernels and Sphinx run at a higher priority,
-#    conftest._priority_profile); when they are done, a second background
-#    pytest process executes again, with nbmake, every chapter that draws a
-#    figure (conftest._SecondRun; report in _build/second-run.log) except
-#    those of conftest.EXECUTED_ONCE (the Transformer: its reproducibility is
-#    tests/test_figure3_repro.py's reduced protocol), writing digests to
-#    $(FIGURE_DATA), beside the rest of the build;
-#  - then the tests of the build (the two sets of digests must be equal) and
-#    every page of that very _build/html in headless Chromium (screenshots:
-#    _build/screenshots), loading as soon as the build is done;
-#  - last, a timeline of the session: when each of these started and ended.
-test: $(STAMP) $(CHROMIUM)
-	rm -rf _build
-	HMMRISK_FIGURE_DATA=$(FIGURE_DATA) HMMRISK_CHROMIUM=$(CHROMIUM) \
-		$(BIN)/python -m pytest chapters tests --nbmake --nbmake-timeout=900 --durations=12
+# -- the tests -------------------------------------------------------------------
+# Markers (unit, slow, book, browser) are assigned in tests/conftest.py.
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-# The unit and property tests only: no notebook, no build, no browser, and
-# not the few slow ones (conftest.SLOW; `make test` runs them).  The markers
-# (unit, slow, notebook, book, browser) are assigned in tests/conftest.py; any
-# subset works the same way: `make check MARK=unit` for every unit test, or
+# The unit and property tests (no notebook, no build, no browser).
+unit-tests: $(STAMP)
+	$(PYTEST) tests -m unit -q --durations=10
+
+# The second execution (nbmake) of the chapters that draw a figure, but the
+# Transformer's (its reproducibility: tests/test_figure3_repro.py), with their
+# figure digests in _build/figure-data/nbmake.
+SECOND := $(filter-out chapters/transformer.ipynb,$(shell grep -l 'figure_data.record' $(CHAPTERS)))
+second-execution: $(STAMP)
+	rm -rf _build/figure-data/nbmake
+	HMMRISK_FIGURE_DATA=$(CURDIR)/_build/figure-data/nbmake \
+		$(PYTEST) --nbmake --nbmake-timeout=900 -q $(SECOND)
+
+# The tests of the build: statements and figures rendered, the figure data of
+# the two executions equal.
+book-tests: _build/.book-ok second-execution
+	$(PYTEST) tests/test_book.py -q
+
+# Every page of the build in headless Chromium (screenshots: _build/screenshots).
+browser-check: _build/.book-ok $(CHROMIUM)
+	HMMRISK_CHROMIUM=$(CHROMIUM) $(PYTEST) tests/test_browser.py tests/test_explorer.py -q
+
+# `make test` runs its steps JOBS at a time, each step's output printed in one
+# piece when it ends (--output-sync).
+test: $(STAMP)
+	rm -rf _build
+	$(MAKE) --jobs=$(JOBS) --output-sync=target browser-check book-tests unit-tests
+
+# The edit-test loop: lint, then the unit tests without the slow ones.  Any
+# subset works the same way, e.g.
 #   .venv/bin/python -m pytest -m "unit and not slow" tests/test_risk.py
-MARK ?= unit and not slow
-check: $(STAMP)
-	$(BIN)/python -m pytest tests -m "$(MARK)" -q --durations=5
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+check: lint
+	$(PYTEST) tests -m "unit and not slow" -q --durations=5
 
 # The LaTeX builder executes every notebook again (it keeps no HTML build's
 # outputs); _build/html, if there, is left alone and its pages give the

@@ -1,6 +1,6 @@
 """Every page of the built book, opened in a real browser (headless Chromium).
 
-The ``book`` fixture's ``_build/html`` is served on 127.0.0.1 and each page is
+The ``_build/html`` of ``make book`` is served on 127.0.0.1 and each page is
 loaded in Debian's ``chromium`` (driven by playwright; no browser download),
 ``CONCURRENCY`` pages at a time (one per core, at most 4).
 A page passes when
@@ -51,8 +51,7 @@ from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin
 
 import pytest
-from conftest import Timeline
-from local_site import CHROMIUM, CHROMIUM_ARGS, have_chromium, require_chromium, start, stop
+from local_site import CHROMIUM, CHROMIUM_ARGS, require_chromium, start, stop
 
 ROOT = Path(__file__).resolve().parents[1]
 # pages Sphinx writes besides the chapters
@@ -105,9 +104,7 @@ CONCURRENCY = max(1, min(4, os.cpu_count() or 1))
 class _Pages:
     """The selected pages, loading in one headless Chromium in a background thread.
 
-    Started by :func:`prefetch` (``tests/conftest.py`` calls it as soon as the
-    book build has finished, so the pages load while the build's other tests
-    run) or else by the ``loaded`` fixture; ``wait`` returns
+    Started by the ``loaded`` fixture; ``wait`` returns
     ``{page: (inspection, browser errors)}`` (see :func:`_load`).
     """
 
@@ -120,12 +117,10 @@ class _Pages:
             return
 
         def run():
-            Timeline.start("browser pages")
             try:
                 cls.result = asyncio.run(_load_all(site, pages, screenshots))
             except BaseException as exc:            # noqa: BLE001 - re-raised by wait()
                 cls.result = exc
-            Timeline.end("browser pages")
         # a daemon: an interrupted session does not wait for the pages
         cls.thread = threading.Thread(target=run, name="browser-pages", daemon=True)
         cls.thread.start()
@@ -150,22 +145,12 @@ def _selected(session) -> list[str]:
     return pages or PAGES
 
 
-def prefetch(session, html: Path, screenshots: Path) -> None:
-    """Start loading the selected pages of the finished build in the background.
-
-    Called by ``tests/conftest.py`` when the build is done, before the build's
-    other tests run; the page tests then only collect the results.
-    """
-    if have_chromium() and (html / "index.html").exists():
-        _Pages.start(_serve(html), _selected(session), screenshots)
-
-
 @pytest.fixture(scope="module")
 def loaded(request, site, book):
     """``{page: (inspection, browser errors)}`` for the selected pages, loaded
     ``CONCURRENCY`` at a time (see :class:`_Pages`)."""
     require_chromium()
-    _Pages.start(site, _selected(request.session), book.screenshots)   # unless prefetched
+    _Pages.start(site, _selected(request.session), book.screenshots)
     return _Pages.wait()
 
 

@@ -1,7 +1,7 @@
 """The risk explorer (chapters/explorer.md, _static/explorer.js) in headless Chromium.
 
 The page evaluates Definition 3 and the ridge deterministic equivalent in
-JavaScript.  These tests open the built page (the session's ``book`` build,
+JavaScript.  These tests open the built page (the build of ``make book``,
 served on 127.0.0.1) and check
 
 * the page's formulas against :mod:`hmmrisk` at 600 random points of
