@@ -48,7 +48,7 @@ import time
 
 import numpy as np
 
-from . import _resources
+from . import __version__, _resources
 from ._io import atomic_write, check_writable
 from .hmm import EMBEDDINGS, make_model
 from .population import population
@@ -545,6 +545,7 @@ def main(argv=None) -> int:
                "  python -m hmmrisk risk --n 100 --p 150 --d 50 --noise 0.5 --json\n"
                "  python -m hmmrisk figure 1 --out fig1.png\n"
                "  python -m hmmrisk sweep --n 100 --p 50:350:10 --d 50 --noise 0.5 --out sweep.csv")
+    parser.add_argument("--version", action="version", version=f"hmmrisk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
                                 metavar="{risk,figure,sweep}")
     _risk_parser(sub)

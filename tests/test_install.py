@@ -10,15 +10,42 @@ seconds: it installs numpy, SciPy and matplotlib), so marked ``slow``.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+VERSION = PYPROJECT["project"]["version"]
+
+
+def test_version_is_defined_once():
+    """pyproject's ``version`` is the package's, the command line's and the citation's."""
+    import hmmrisk
+    from hmmrisk import cli
+
+    assert hmmrisk.__version__ == VERSION
+    cff = re.search(r'^version:\s*"?([^"\n]+)"?\s*$', (ROOT / "CITATION.cff").read_text(), re.M)
+    assert cff and cff.group(1) == VERSION, "CITATION.cff's version differs from pyproject.toml's"
+    src = [p for p in (ROOT / "hmmrisk").rglob("*.py")
+           if re.search(r"^__version__\s*=\s*['\"]", p.read_text(), re.M)]
+    assert not src, f"a version string written in the package: {src}"
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0
+
+
+def test_version_flag_prints_name_and_version():
+    out = subprocess.run([sys.executable, "-m", "hmmrisk", "--version"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"hmmrisk {VERSION}\n"
 
 # lists the installed package's modules and imports each one not needing torch
 IMPORT_ALL = r"""
