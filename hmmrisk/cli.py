@@ -23,7 +23,8 @@ Without overrides the figure is the book's.
 Bad arguments exit with status 2 and one line naming the argument, checked
 before any computation: values out of range, output files that cannot be
 written (checked by creating a file next to them), and work that does not fit
-the resource caps.  Every command estimates its peak memory and its
+the resource caps.  A missing optional dependency (Figure 3 needs PyTorch) is
+one line naming the extra that installs it, also status 2.  Every command estimates its peak memory and its
 floating-point work first and refuses, naming the argument and the estimate,
 more than ``--max-memory`` (default 4 GiB, or ``HMMRISK_MAX_MEMORY``) or
 ``--max-work`` (default ``1e12`` operations, or ``HMMRISK_MAX_WORK``); ``none``
@@ -579,6 +580,11 @@ def main(argv=None) -> int:
               + (f": {exc.filename!r}" if exc.filename else ""), file=sys.stderr)
         return 2
     except Exception as exc:                      # a bug: still one line, exit 1
+        if isinstance(exc, ModuleNotFoundError) and exc.name in _EXTRAS:   # not a bug
+            what, extra = _EXTRAS[exc.name]
+            print(f"{prog}: error: needs {what}, which is not installed; "
+                  f"install it with pip install 'hmmrisk[{extra}]'", file=sys.stderr)
+            return 2
         print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)} "
               f"(please report it)", file=sys.stderr)
         return 1
@@ -588,6 +594,10 @@ def main(argv=None) -> int:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+#: Optional dependencies: module -> (what it is, the extra of pyproject.toml installing it).
+_EXTRAS = {"torch": ("PyTorch", "transformer")}
 
 
 def _one_line(exc) -> str:

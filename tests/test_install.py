@@ -47,6 +47,23 @@ def test_version_flag_prints_name_and_version():
     assert out.returncode == 0, out.stderr
     assert out.stdout == f"hmmrisk {VERSION}\n"
 
+# the command line as run in an environment without torch (None in sys.modules: import fails)
+WITHOUT_TORCH = ("import sys; sys.modules['torch'] = None; from hmmrisk.cli import main; "
+                 "sys.exit(main(sys.argv[1:]))")
+
+
+def test_figure3_without_torch_is_one_line_naming_the_extra(tmp_path):
+    out = tmp_path / "fig3.png"
+    run = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, "figure", "3", "--out", str(out)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert run.stdout == ""
+    assert run.stderr == ("hmmrisk figure: error: needs PyTorch, which is not installed; "
+                          "install it with pip install 'hmmrisk[transformer]'\n")
+    assert not out.exists()
+    assert "transformer" in PYPROJECT["project"]["optional-dependencies"]
+
+
 # lists the installed package's modules and imports each one not needing torch
 IMPORT_ALL = r"""
 import importlib, pkgutil, re, sys
