@@ -192,6 +192,25 @@ def test_version_flag_prints_name_and_version():
     assert out.stdout == f"hmmrisk {VERSION}\n"
 
 
+def test_repository_address_is_one_setting():
+    """_config.yml's ``repository.url`` is the only address: every other file repeats it."""
+    url = CONFIG["repository"]["url"]
+    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url), url
+    files = [ROOT / n for n in ("CITATION.cff", "pyproject.toml", "README.md")]
+    files += sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "chapters").glob("*.md"))
+    seen, other = 0, []
+    for path in files:
+        for found in re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", path.read_text()):
+            seen += 1
+            if found.removesuffix(".git") != url:
+                other.append(f"{path.relative_to(ROOT)}: {found}")
+    assert not other, f"repository addresses other than _config.yml's {url}: {other}"
+    assert PROJECT["urls"]["Repository"] == url
+    cells = [p for p in (ROOT / "chapters").glob("*.ipynb") if f"git+{url}" not in p.read_text()]
+    assert not cells, f"chapters without the install cell for {url}: {cells}"
+    assert seen > len(files) // 2
+
+
 # ---------------------------------------------------------------------------
 # A missing extra at the command line
 # ---------------------------------------------------------------------------
