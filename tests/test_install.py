@@ -211,6 +211,18 @@ def test_repository_address_is_one_setting():
     assert seen > len(files) // 2
 
 
+def test_licence_title_and_authors_agree():
+    """The package's licence is LICENSE's; CITATION.cff names the book and authors as the site does."""
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert PROJECT["license"] == "MIT" and PROJECT["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    assert "MIT" in cff["license"]              # the code; the text is CC-BY-4.0 (chapters/cite.md)
+    assert cff["title"] == CONFIG["title"]
+    assert [a["name"] for a in cff["authors"]] == [a["name"] for a in PROJECT["authors"]] \
+        == [CONFIG["author"]]
+    assert cff["repository-code"] == CONFIG["repository"]["url"]
+
+
 # ---------------------------------------------------------------------------
 # A missing extra at the command line
 # ---------------------------------------------------------------------------
