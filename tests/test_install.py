@@ -165,6 +165,35 @@ def test_the_lock_satisfies_every_declared_requirement():
     assert not bad, f"pyproject.toml and requirements-lock.txt disagree: {bad}"
 
 
+def test_binder_pins_are_the_lock_and_cover_the_chapters():
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    lock, pins, local = _lock(), {}, False
+    lines = [line.split("#", 1)[0].strip()
+             for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines()]
+    # the lock constrains what the pins pull in (a path relative to binder/)
+    assert "-c ../requirements-lock.txt" in lines
+    for line in lines:
+        if not line or line.startswith("-"):
+            continue
+        if line == ".":
+            local = True                                   # the book's own package
+            continue
+        req = Requirement(line)
+        (spec,) = req.specifier
+        assert spec.operator == "==", f"binder: {line!r} is not an exact pin"
+        name = canonicalize_name(req.name)
+        assert name in lock and Version(spec.version).public == lock[name].public, \
+            f"binder: {line!r}, the lock has {lock.get(name)}"
+        pins[name] = spec.version
+    assert local, "binder/requirements.txt does not install the book's package (.)"
+    dists = importlib.metadata.packages_distributions()
+    needed = {canonicalize_name(d) for name in
+              _top_imports("\n".join(_notebook_source(p) for p in (ROOT / "chapters").glob("*.ipynb")))
+              - set(sys.stdlib_module_names) - _local_modules() for d in dists.get(name, ())}
+    core = {canonicalize_name(r.name) for r in _requirements()}
+    assert needed - core <= set(pins), f"the chapters import {sorted(needed - core - set(pins))}"
+
+
 # ---------------------------------------------------------------------------
 # One version, one repository address
 # ---------------------------------------------------------------------------
