@@ -298,6 +298,14 @@ def _readme_snippets():
 SNIPPETS = _readme_snippets()
 
 
+def test_readme_shows_the_package():
+    assert len(README.read_text().splitlines()) <= 150, "the README is a front page, not a manual"
+    kinds = [(kind, code[0]) if kind == "cli" else (kind, None) for _, kind, code, _ in SNIPPETS]
+    assert ("cli", "hmmrisk") in kinds and ("cli", "python") in kinds and ("python", None) in kinds
+    assert any(extra == "dask" for *_, extra in SNIPPETS)
+    assert any(extra == "transformer" for *_, extra in SNIPPETS)
+
+
 # lists the installed package's modules and imports each one not needing torch
 IMPORT_ALL = r"""
 import importlib, pkgutil, re, sys
