@@ -19,10 +19,11 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 * :mod:`hmmrisk.transformer`: the Transformer experiment of the paper's Figure 3
   (a subpackage that imports torch, so it is not loaded here).
 
-The command line is ``python -m hmmrisk {risk,figure,sweep} --help``.
+The command line is ``hmmrisk {risk,figure,sweep} --help`` (or ``python -m hmmrisk``).
 """
 
 import importlib as _importlib
+import importlib.metadata as _metadata
 
 from . import figure_data, theory
 from .empirical import FeaturePopulation, population_from_data
@@ -30,6 +31,12 @@ from .head import fit_head, head_from_svd
 from .hmm import HeadTuningModel, encoder_weights, haar_orthogonal, make_model
 from .population import Population, population
 from .risk import RiskEstimate, conditional_risk, fitted_risk, simulate_risk
+
+try:
+    #: The package's version, defined once: ``version`` in pyproject.toml.
+    __version__ = _metadata.version(__name__)
+except _metadata.PackageNotFoundError:      # a source tree on sys.path, never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "HeadTuningModel", "Population", "RiskEstimate", "conditional_risk",

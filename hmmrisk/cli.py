@@ -26,7 +26,8 @@ own features (:func:`hmmrisk.population_from_data`, :ref:`ch-own-features`).
 Bad arguments exit with status 2 and one line naming the argument, checked
 before any computation: values out of range, output files that cannot be
 written (checked by creating a file next to them), and work that does not fit
-the resource caps.  Every command estimates its peak memory and its
+the resource caps.  A missing optional dependency (Figure 3 needs PyTorch) is
+one line naming the extra that installs it, also status 2.  Every command estimates its peak memory and its
 floating-point work first and refuses, naming the argument and the estimate,
 more than ``--max-memory`` (default 4 GiB, or ``HMMRISK_MAX_MEMORY``) or
 ``--max-work`` (default ``1e12`` operations, or ``HMMRISK_MAX_WORK``); ``none``
@@ -51,7 +52,7 @@ import time
 
 import numpy as np
 
-from . import _resources
+from . import __version__, _resources
 from ._io import atomic_write, check_writable
 from .hmm import EMBEDDINGS, make_model
 from .population import population
@@ -683,6 +684,7 @@ def main(argv=None) -> int:
                "  python -m hmmrisk figure 1 --out fig1.png\n"
                "  python -m hmmrisk sweep --n 100 --p 50:350:10 --d 50 --noise 0.5 --out sweep.csv\n"
                "  python -m hmmrisk features --x X.npy --y Y.npy --n 20:400:20 --out curve.csv")
+    parser.add_argument("--version", action="version", version=f"hmmrisk {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
                                 metavar="{risk,figure,sweep,features}")
     _risk_parser(sub)
@@ -717,6 +719,11 @@ def main(argv=None) -> int:
               + (f": {exc.filename!r}" if exc.filename else ""), file=sys.stderr)
         return 2
     except Exception as exc:                      # a bug: still one line, exit 1
+        if isinstance(exc, ModuleNotFoundError) and exc.name in _EXTRAS:   # not a bug
+            what, extra = _EXTRAS[exc.name]
+            print(f"{prog}: error: needs {what}, which is not installed; "
+                  f"install it with pip install 'hmmrisk[{extra}]'", file=sys.stderr)
+            return 2
         print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)} "
               f"(please report it)", file=sys.stderr)
         return 1
@@ -726,6 +733,10 @@ def main(argv=None) -> int:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+#: Optional dependencies: module -> (what it is, the extra of pyproject.toml installing it).
+_EXTRAS = {"torch": ("PyTorch", "transformer")}
 
 
 def _one_line(exc) -> str:
