@@ -36,7 +36,7 @@ EXECUTED_ONCE = {
 #: Unit tests that take more than a few seconds (marker ``slow``): a file name,
 #: or ``file::test`` (every parametrisation of it).  ``make test`` runs them,
 #: ``make check`` leaves them out.
-SLOW = {"test_figure3_repro.py", "test_install.py",
+SLOW = {"test_figure3_repro.py",
         "test_transformer_experiment.py::test_tiny_protocol_end_to_end",
         "test_transformer_experiment.py::test_reduced_protocol_is_bitwise_reproducible",
         "test_transformer_experiment.py::test_a_pool_left_open_is_released_at_exit",

@@ -149,7 +149,7 @@ def test_core_is_free_of_optional_packages():
 def _lock() -> dict[str, Version]:
     pins = {}
     for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].strip().removesuffix("\\").strip()   # "name==version \\"
         if line and not line.startswith("-"):
             name, _, version = line.partition("==")
             pins[canonicalize_name(name)] = Version(version)
