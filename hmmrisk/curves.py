@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from ._validate import (NOISE, SEED, SNR, Integer, Options, OrNone, deprecated_alias, spawn_seeds,
+from ._validate import (NOISE, SEED, SNR, Integer, Options, OrNone, spawn_seeds,
                         validate)
 from .hmm import EMBEDDINGS
 from .risk import METHODS
@@ -142,7 +142,6 @@ def _grid(ps) -> np.ndarray:
     return out
 
 
-@deprecated_alias(seed="rng")
 @validate(n=Integer(min=2), d=Integer(), noise=NOISE, snr=SNR, embedding=Options(EMBEDDINGS),
           reps=Integer(min=2), rng=SEED, band=Integer(min=1), method=Options(METHODS))
 def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
@@ -166,8 +165,7 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
         An int seed ``>= 0`` (default 0): point ``p`` is drawn by
         :func:`hmmrisk.sweep.run_point` with ``seed=[rng, p]``
         (``SeedSequence([rng, p])``).  A Generator: one child per point,
-        spawned in grid order.  ``None``: fresh OS entropy.  ``seed=`` is a
-        deprecated alias (``PendingDeprecationWarning``).
+        spawned in grid order.  ``None``: fresh OS entropy.
     band : int
         Points with ``|p - n| <= band`` are excluded (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).
@@ -199,7 +197,6 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
                      sim_bias=sim[2], sim_variance=sim[3], excluded=excluded)
 
 
-@deprecated_alias(seed="rng")
 @validate(reps=OrNone(Integer(min=2)), rng=OrNone(SEED))
 def figure1_curves(reps: int | None = None, ps=None, rng=None, noises=None) -> dict:
     """Figure 1: ``{sigma^2: RiskCurve}`` with :data:`FIGURE1`'s parameters.
@@ -209,15 +206,13 @@ def figure1_curves(reps: int | None = None, ps=None, rng=None, noises=None) -> d
     ``python -m hmmrisk figure 1``.  ``rng=None`` is the figure's seed
     (``FIGURE1["seed"]``, 2024), not fresh entropy; an int or a Generator is
     passed to :func:`risk_curve` (every curve from an int shares its encoders;
-    a Generator spawns each curve's points in turn).  ``seed=`` is a
-    deprecated alias.
+    a Generator spawns each curve's points in turn).
     """
     cfg, kw = _figure_config(FIGURE1, reps, ps, rng)
     noises = cfg["noises"] if noises is None else _distinct("noises", noises)
     return {noise: risk_curve(cfg["n"], cfg["d"], noise, **kw) for noise in noises}
 
 
-@deprecated_alias(seed="rng")
 @validate(reps=OrNone(Integer(min=2)), rng=OrNone(SEED))
 def figure2_curves(reps: int | None = None, ps=None, rng=None, ns=None) -> dict:
     """Figure 2: ``{n: RiskCurve}`` with :data:`FIGURE2`'s parameters (``ns`` overrides the sample sizes).

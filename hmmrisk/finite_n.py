@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from ._validate import (NOISE, SEED, SNR, Integer, Interval, Real, deprecated_alias, spawn_seeds,
+from ._validate import (NOISE, SEED, SNR, Integer, Interval, Real, spawn_seeds,
                         validate)
 
 _POSITIVE = Real(gt=0.0, array=True)
@@ -279,7 +279,6 @@ class MeasuredGap:
         return v / (np.abs(self.p - self.n) - 1.0)
 
 
-@deprecated_alias(seed="rng")
 @validate(gamma=Real(gt=0.0), psi=Real(gt=0.0), noise=NOISE, snr=SNR, rng=SEED)
 def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap:
     """Definition 3 against the Monte Carlo mean risk of the HMM head as ``n`` grows.
@@ -306,7 +305,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap
     rng : int, numpy.random.Generator or None
         An int seed ``>= 0`` (default 0; point ``n`` uses ``SeedSequence([rng, n])``),
         a Generator (one spawned child per ``n``, in the order of ``ns``) or
-        ``None`` (fresh OS entropy).  ``seed=`` is a deprecated alias.
+        ``None`` (fresh OS entropy).
 
     Returns
     -------

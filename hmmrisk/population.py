@@ -99,11 +99,6 @@ class Population:
         return float(np.trace(self.Sigma_r))
 
     @property
-    def tr_Sigma_r(self) -> float:
-        """Alias of :attr:`tr_sigma_r` (the name the chapters use)."""
-        return self.tr_sigma_r
-
-    @property
     def norm_B_star_sq(self) -> float:
         """``||B*||_F^2``."""
         return float(self.signal.sum())
@@ -154,7 +149,7 @@ def population(model: HeadTuningModel) -> Population:
     >>> pop = hr.population(hr.make_model(20, 5, 0.5, rng=0))
     >>> pop.p, pop.n_unit                     # p - d eigenvalues 1 (the unit block)
     (20, 15)
-    >>> round(pop.tr_Sigma_r, 12)             # (1 - sigma^2) d / s1 + d sigma^2, s1 = 1 + p/d
+    >>> round(pop.tr_sigma_r, 12)             # (1 - sigma^2) d / s1 + d sigma^2, s1 = 1 + p/d
     3.0
     """
     if not isinstance(model, HeadTuningModel):

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import _resources
 from . import _validate as check
-from ._validate import RNG, Integer, Options, Real, deprecated_alias, validate
+from ._validate import RNG, Integer, Options, Real, validate
 from .head import head_from_svd, spectral_filter
 from .hmm import HeadTuningModel
 from .population import Population, population
@@ -632,7 +632,6 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     return bias, pop.tr_sigma_r * variance
 
 
-@deprecated_alias(seed="rng")
 @validate(n=Integer(min=2), reps=Integer(min=2), rng=RNG, ridge=Real(ge=0.0), method=Options(METHODS))
 def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
                   ridge: float = 0.0, method: str = "conditional") -> RiskEstimate:
@@ -648,8 +647,6 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
         Number of independent training sets, ``reps >= 2``.
     rng : int, Generator or None
         Source of randomness (SPEC 7: an int seed or a ``numpy.random.Generator``).
-    seed : int, Generator or None
-        Deprecated keyword alias of ``rng`` (``PendingDeprecationWarning``).
     ridge : float
         ``lam >= 0`` of the head (:func:`hmmrisk.head.fit_head`).
     method : {"conditional", "fit"}

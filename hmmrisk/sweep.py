@@ -79,7 +79,7 @@ import numpy as np
 
 from . import _resources
 from . import _validate as check
-from ._validate import NOISE, SEED, SNR, Integer, Options, deprecated_alias, spawn_seeds, validate
+from ._validate import NOISE, SEED, SNR, Integer, Options, spawn_seeds, validate
 from ._io import atomic_write
 from .hmm import EMBEDDINGS, HeadTuningModel, make_model
 from .population import population
@@ -428,7 +428,6 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
 # The sweep
 # ---------------------------------------------------------------------------
 
-@deprecated_alias(seed="rng")
 @validate(reps=Integer(min=2), rng=SEED, band=Integer(min=1), method=Options(METHODS))
 def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200, rng=0,
           band: int = 3, method: str = "conditional", executor=None, progress=None) -> SweepResult:
@@ -449,8 +448,7 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
     rng : int, numpy.random.Generator or None
         An int seed ``>= 0`` (default 0) or a Generator (one child spawned per
         point, in grid order), or ``None`` (fresh OS entropy); point seeds
-        follow the module docstring.  ``seed=`` is a deprecated alias
-        (``PendingDeprecationWarning``).
+        follow the module docstring.
     band : int
         Points with ``|p - n| <= band`` are not simulated (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _validate as check
-from ._validate import NOISE, RNG, SNR, Integer, OrNone, Real, deprecated_alias, validate
+from ._validate import NOISE, RNG, SNR, Integer, OrNone, Real, validate
 from .hmm import HeadTuningModel
 from .population import population
 from .risk import RiskEstimate, fitted_risk
@@ -92,13 +92,12 @@ def sample_trajectory(model: HeadTuningModel, n: int, rng=None, reps: int | None
     return X, z[..., 1:, :]
 
 
-@deprecated_alias(seed="rng")
 @validate(n=Integer(min=2), reps=Integer(min=2), rng=RNG, ridge=Real(ge=0.0))
 def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
                              ridge: float = 0.0, lemma1: bool = True) -> RiskEstimate:
     """Monte Carlo excess risk of the head trained on ``reps`` independent trajectories.
 
-    ``rng`` is an int seed or a Generator (``seed=`` is its deprecated alias).
+    ``rng`` is an int seed or a Generator.
 
     Each trajectory gives ``(X, Y)`` by :func:`sample_trajectory`; the head
     is :func:`hmmrisk.head.fit_head` and its excess risk

@@ -175,7 +175,7 @@ def test_measured_gap_anisotropic_has_no_exact_and_is_reproducible():
     ref = theory.definition3(40, 80.0, 20, 0.5)
     assert a.asymptotic.risk[1] == pytest.approx(ref.risk, rel=1e-12)
     model = hr.make_model(80, 20, 0.5, rng=np.random.default_rng(np.random.SeedSequence([9, 40]).spawn(2)[0]))
-    assert hr.population(model).tr_Sigma_r == pytest.approx(a.asymptotic.irreducible[1], rel=1e-10)
+    assert hr.population(model).tr_sigma_r == pytest.approx(a.asymptotic.irreducible[1], rel=1e-10)
 
 
 # ---------------------------------------------------------------------------

@@ -209,8 +209,8 @@ def test_population_psd_trace_and_dense_B_star(spec, seed):
     # Sigma_r is symmetric positive semi-definite, tr Sigma_r <= d (y = z_{t+1} has covariance I_d)
     assert np.allclose(pop.Sigma_r, pop.Sigma_r.T, atol=1e-12)
     assert np.linalg.eigvalsh(pop.Sigma_r).min() >= -1e-12
-    assert pop.tr_Sigma_r <= d * (1 + 1e-12)
-    assert pop.tr_Sigma_r >= d * noise * (1 - 1e-12)
+    assert pop.tr_sigma_r <= d * (1 + 1e-12)
+    assert pop.tr_sigma_r >= d * noise * (1 - 1e-12)
     # B* = Sigma_x^{-1} W A^T by a dense solve (independent of the SVD route)
     sigma_x = W @ W.T + np.eye(p)
     B_dense = np.linalg.solve(sigma_x, W @ A.T)

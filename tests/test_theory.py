@@ -40,7 +40,7 @@ def dense_definition2(pop, n):
     SR = S @ R
     d2 = np.trace(SR @ SR) / n
     bias = k**2 * np.trace(pop.B_star.T @ S @ R @ R @ pop.B_star) / (1 - d2)
-    variance = pop.tr_Sigma_r * d2 / (1 - d2)
+    variance = pop.tr_sigma_r * d2 / (1 - d2)
     return bias, variance, k
 
 
@@ -110,8 +110,8 @@ def test_predicted_risk_under_is_theorem1_exact():
         pop = pop_of(p, 40, 0.3, 1.5, emb, seed=p)
         pr = th.predicted_risk(pop, 100)
         assert pr.formula == "theorem1-exact" and pr.bias == 0.0
-        assert pr.variance == pytest.approx(pop.tr_Sigma_r * p / (100 - p - 1), rel=1e-14)
-        assert pr.irreducible == pytest.approx(pop.tr_Sigma_r, rel=1e-15)
+        assert pr.variance == pytest.approx(pop.tr_sigma_r * p / (100 - p - 1), rel=1e-14)
+        assert pr.irreducible == pytest.approx(pop.tr_sigma_r, rel=1e-15)
 
 
 @pytest.mark.parametrize("p", [99, 100])
@@ -240,8 +240,8 @@ def test_definition2_equals_dense_route(emb, p, d, n, noise, snr):
 def test_definition2_unit_block_equals_materialised():
     pop = pop_of(300, 30, 0.5, 1.0, "gaussian", seed=1)
     s, b = pop.spectrum()
-    full = th.definition2(s, b, 100, pop.tr_Sigma_r)
-    short = th.definition2(pop.eigvals, pop.signal, 100, pop.tr_Sigma_r, n_unit=pop.n_unit)
+    full = th.definition2(s, b, 100, pop.tr_sigma_r)
+    short = th.definition2(pop.eigvals, pop.signal, 100, pop.tr_sigma_r, n_unit=pop.n_unit)
     assert short.bias == pytest.approx(full.bias, rel=1e-12)
     assert short.variance == pytest.approx(full.variance, rel=1e-12)
 
@@ -280,7 +280,7 @@ def test_isotropic_case_closed_forms():
         pr = th.predicted_risk(pop, n)
         assert th.solve_kappa(pop.eigvals, n) == pytest.approx(c * (p - n) / n, rel=1e-12)
         assert pr.bias == pytest.approx(c * pop.norm_B_star_sq * (1 - n / p), rel=1e-12)
-        assert pr.variance == pytest.approx(pop.tr_Sigma_r * n / (p - n), rel=1e-12)
+        assert pr.variance == pytest.approx(pop.tr_sigma_r * n / (p - n), rel=1e-12)
 
 
 def test_isotropic_exact_finite_n_mean_by_simulation():
@@ -294,7 +294,7 @@ def test_isotropic_exact_finite_n_mean_by_simulation():
     pop = hr.population(model)
     est = hr.simulate_risk(model, n, reps=2000, rng=3)
     c = 1 + rho
-    exact = c * pop.norm_B_star_sq * (1 - n / p) + pop.tr_Sigma_r * n / (p - n - 1)
+    exact = c * pop.norm_B_star_sq * (1 - n / p) + pop.tr_sigma_r * n / (p - n - 1)
     assert abs(est.risk - exact) <= 4 * est.stderr
     # ... and Definition 2 is off by exactly the factor (p - n - 1)/(p - n) on the variance
     pr = th.predicted_risk(pop, n)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as check
-from .._validate import NOISE, SNR, Integer, Options, Real, reordered, validate
+from .._validate import NOISE, SNR, Integer, Options, Real, validate
 from .._resources import MAX_SIGNAL
 from ..population import Population
 from . import _kernel as kernel
@@ -30,7 +30,6 @@ def _scalar_or_array(x, was_scalar):
 # Theorem 1
 # ---------------------------------------------------------------------------
 
-@reordered(("tr_sigma_r", "p", "n", "exact"), "theorem1(n, p, tr_sigma_r=...)")
 @validate(n=Real(gt=1.0, array=True), p=Real(ge=1.0, array=True),
           tr_sigma_r=Real(ge=0.0, array=True))
 def theorem1(n, p, *, tr_sigma_r, exact: bool = True):
@@ -45,9 +44,7 @@ def theorem1(n, p, *, tr_sigma_r, exact: bool = True):
       (the almost-sure limit as ``p/n -> gamma < 1``), ``inf`` at ``p = n``.
 
     The arguments follow the package's order ``(n, p, ...)``; ``tr_sigma_r``
-    is keyword-only.  The paper-style order ``theorem1(tr_sigma_r, p, n)`` of
-    earlier versions is still accepted with a ``FutureWarning`` (three
-    positional values can only be that order) and gives the same numbers.
+    is keyword-only.
 
     Parameters
     ----------
