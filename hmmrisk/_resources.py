@@ -181,17 +181,17 @@ def sim_cost(n: int, p: int, d: int, reps: int, method: str = "conditional",
     return m_mem + block + chunk * mem + 48.0 * reps, m_work + reps * work + _CALL
 
 
-#: Largest ``rho max(p, d) / d`` :func:`hmmrisk.make_model` accepts: the squared singular
+#: Largest ``snr max(p, d) / d`` :func:`hmmrisk.make_model` accepts: the squared singular
 #: values of ``W`` must stay finite (with room for the theory's sums).
 MAX_SIGNAL = 1e300
 
 
-def check_model(p: int, d: int, rho: float) -> None:
+def check_model(p: int, d: int, snr: float) -> None:
     """Refuse a model that cannot be built: memory of ``W`` (names ``p``, ``d``) or overflow (``snr``)."""
     require(f"make_model with p = {fmt(p)}, d = {fmt(d)}", *model_cost(p, d))
-    if not rho * _f(max(p, d)) / _f(d) <= MAX_SIGNAL:
+    if not snr * _f(max(p, d)) / _f(d) <= MAX_SIGNAL:
         raise ValueError(f"snr must satisfy snr * max(p, d) / d <= {MAX_SIGNAL:.0e} (the squared "
-                         f"singular values of W must be finite), got snr = {rho!r} with "
+                         f"singular values of W must be finite), got snr = {snr!r} with "
                          f"p = {p}, d = {d}")
 
 

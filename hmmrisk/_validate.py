@@ -58,7 +58,7 @@ def noise(value) -> float:
 
 
 def snr(value) -> float:
-    """The signal strength rho must be finite and > 0."""
+    """The signal strength snr must be finite and > 0."""
     return real("snr", value, low=0.0, low_open=True)
 
 
@@ -278,7 +278,7 @@ class OrNone(Constraint):
 
 RNG = _RNG()
 NOISE = Interval(0.0, 1.0)                  #: the HMM noise variance sigma^2
-SNR = Real(gt=0.0)                           #: the signal strength rho
+SNR = Real(gt=0.0)                           #: the signal strength snr
 
 
 def validate(**constraints):

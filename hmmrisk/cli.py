@@ -1,7 +1,7 @@
 """Command line: ``python -m hmmrisk {risk,figure,sweep} ...``.
 
 ``risk`` prints the excess risk of the least-squares head for one
-``(n, p, d, sigma^2, rho)``: by default the theory (Theorem 1 for ``p < n``,
+``(n, p, d, sigma^2, snr)``: by default the theory (Theorem 1 for ``p < n``,
 Definition 2 for ``p > n``), with ``--simulate`` a Monte Carlo estimate.
 With ``--json`` it prints one JSON object with keys ``bias``, ``variance``,
 ``risk`` (excess, ``= bias + variance``), ``irreducible`` (``tr Sigma_r``),
@@ -18,7 +18,7 @@ Figure 3 (:ref:`ch-transformer`) with :class:`hmmrisk.transformer.Protocol`,
 Without overrides the figure is the book's.
 
 ``sweep`` evaluates theory and/or simulation over a grid of
-``(n, p, d, sigma^2, rho)`` with :func:`hmmrisk.sweep.sweep` and writes CSV.
+``(n, p, d, sigma^2, snr)`` with :func:`hmmrisk.sweep.sweep` and writes CSV.
 
 Bad arguments exit with status 2 and one line naming the argument, checked
 before any computation: values out of range, output files that cannot be
@@ -171,7 +171,7 @@ def _risk_parser(sub):
         formatter_class=_FORMAT,
         description=(
             "Excess next-token risk of the minimum-norm least-squares head on a frozen encoder\n"
-            "of the linear-Gaussian HMM at one (n, p, d, sigma^2, rho). Theory by default\n"
+            "of the linear-Gaussian HMM at one (n, p, d, sigma^2, snr). Theory by default\n"
             "(Theorem 1 exact for p < n - 1, infinite at the threshold, Definition 2 for p > n);\n"
             "--simulate for a Monte Carlo estimate over training sets. Prints bias, variance,\n"
             "risk (= bias + variance), irreducible (tr Sigma_r), total and source; --json prints\n"
@@ -183,7 +183,7 @@ def _risk_parser(sub):
     p.add_argument("--p", type=_arg_int, required=True, help="model size: dimension of the representation (>= 1)")
     p.add_argument("--d", type=_arg_int, required=True, help="dimension of the latent token (>= 1)")
     p.add_argument("--noise", type=_arg_float, required=True, help="HMM noise variance sigma^2 in [0, 1]")
-    p.add_argument("--snr", type=_arg_float, default=1.0, help="signal strength rho > 0 (default 1)")
+    p.add_argument("--snr", type=_arg_float, default=1.0, help="signal strength snr > 0 (default 1)")
     p.add_argument("--embedding", choices=EMBEDDINGS, default="orthogonal",
                    help="encoder weights (default orthogonal)")
     p.add_argument("--simulate", action="store_true", help="Monte Carlo over training sets instead of theory")
@@ -423,7 +423,7 @@ def _risk_figure(args, curves, plotting):
 
 def _sweep_parser(sub):
     p = sub.add_parser(
-        "sweep", help="theory and/or simulation over a grid of (n, p, d, sigma^2, rho), as CSV",
+        "sweep", help="theory and/or simulation over a grid of (n, p, d, sigma^2, snr), as CSV",
         formatter_class=_FORMAT,
         description=(
             "Evaluate the excess risk of the least-squares head at every point of the grid\n"
@@ -447,7 +447,7 @@ def _sweep_parser(sub):
     p.add_argument("--noise", type=_floats, required=True, metavar="LIST",
                    help="HMM noise variances sigma^2 (each in [0, 1])")
     p.add_argument("--snr", type=_floats, default=[1.0], metavar="LIST",
-                   help="signal strengths rho (each > 0; default 1)")
+                   help="signal strengths snr (each > 0; default 1)")
     p.add_argument("--embedding", type=_words, default=["orthogonal"], metavar="LIST",
                    help=f"encoders, from {', '.join(EMBEDDINGS)} (default orthogonal)")
     p.add_argument("--theory", action=argparse.BooleanOptionalAction, default=True,

@@ -1,7 +1,7 @@
 """Risk against model size: theory curves and Monte Carlo points (:ref:`ch-double-descent`).
 
 :func:`risk_curve` sweeps the model size ``p`` at fixed ``(n, d, sigma^2,
-rho, embedding)``.  For every ``p`` it draws one HMM and encoder
+snr, embedding)``.  For every ``p`` it draws one HMM and encoder
 (:func:`~hmmrisk.hmm.make_model`), evaluates the theory on that model's
 population (:func:`hmmrisk.theory.predicted_risk`: Theorem 1 exact for
 ``p < n - 1``, Definition 2 for ``p > n``) and estimates the mean excess risk
@@ -154,7 +154,7 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
     n, d : int
         Training pairs (``n >= 2``) and latent dimension (``d >= 1``).
     noise, snr : float
-        ``sigma^2`` in ``[0, 1]`` and ``rho > 0``.
+        ``sigma^2`` in ``[0, 1]`` and ``snr > 0``.
     ps : sequence of int
         Model sizes ``p >= 1``, no repeats.
     embedding : {"orthogonal", "gaussian"}
@@ -163,7 +163,7 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
         Training sets per simulated point (``>= 2``; the figures use 200).
     rng : int, numpy.random.Generator or None
         An int seed ``>= 0`` (default 0): point ``p`` is drawn by
-        :func:`hmmrisk.sweep.run_point` with ``seed=[rng, p]``
+        :func:`hmmrisk.sweep.run_point` with ``rng=[rng, p]``
         (``SeedSequence([rng, p])``).  A Generator: one child per point,
         spawned in grid order.  ``None``: fresh OS entropy.
     band : int
@@ -179,12 +179,12 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
     p = _grid(ps)
     m = p.size
     seed = rng if isinstance(rng, int) else None
-    seeds = [[seed, int(pi)] for pi in p] if seed is not None else spawn_seeds(rng, m)
+    seeds = [np.random.SeedSequence([seed, int(pi)]) for pi in p] if seed is not None else spawn_seeds(rng, m)
     sim = np.full((4, m), np.nan)
     excluded = np.abs(p - n) <= band
     pops = []
     for i, pi in enumerate(p):
-        run = run_point(n, int(pi), d, noise, snr, seed=seeds[i], embedding=embedding,
+        run = run_point(n, int(pi), d, noise, snr, rng=seeds[i], embedding=embedding,
                         reps=reps, method=method, simulate=not excluded[i])
         pops.append(population(run.model))
         if excluded[i]:

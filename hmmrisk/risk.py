@@ -67,7 +67,7 @@ def _lemma1_terms(pop: Population, s, Vt, n: int, ridge: float):
     delta = pop.B_star - V @ ((f * s)[..., :, None] * (Vt @ pop.B_star))
     bias = np.sum(delta**2, axis=(-2, -1)) + np.sum((pop.W.T @ delta) ** 2, axis=(-2, -1))
     vSv = 1.0 + np.sum((Vt @ pop.W) ** 2, axis=-1)               # v_j^T Sigma_x v_j
-    variance = pop.tr_sigma_r * np.sum(f**2 * vSv, axis=-1)
+    variance = pop.irreducible * np.sum(f**2 * vSv, axis=-1)
     return bias, variance
 
 
@@ -163,7 +163,7 @@ def fitted_risk(pop: Population, X: np.ndarray, Y: np.ndarray, ridge: float = 0.
         bias, variance = _lemma1_terms(pop, svd[1], svd[2], X.shape[-2], ridge)
     else:
         bias = variance = np.full(X.shape[0], np.nan)
-    return RiskEstimate(risks=risks, biases=bias, variances=variance, irreducible=pop.tr_sigma_r)
+    return RiskEstimate(risks=risks, biases=bias, variances=variance, irreducible=pop.irreducible)
 
 
 def _wishart_bidiagonal(rng, dim: int, dof: int, reps: int):
@@ -603,7 +603,7 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
     p = pop.p
     if p <= n:
         K = _wishart_bidiagonal(rng, p, n, reps)
-        return np.zeros(reps), pop.tr_sigma_r * _trace_inv_bidiagonal(*K)
+        return np.zeros(reps), pop.irreducible * _trace_inv_bidiagonal(*K)
     lam = pop.eigvals
     b = pop.eigvecs.T @ pop.B_star                                   # r x d
     bias, variance = np.empty(reps), np.empty(reps)
@@ -614,7 +614,7 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
             k = slice(start, min(start + block, reps))
             draw = _isotropic_draw(rng, lam.size, n, pop.n_unit, k.stop - k.start)
             bias[k], variance[k] = _over_terms_isotropic(float(lam[0]), beta, *draw[:3], *draw[3])
-        return bias, pop.tr_sigma_r * variance
+        return bias, pop.irreducible * variance
     block = max(1, _BLOCK // (n * lam.size))
     for start in range(0, reps, block):
         k = slice(start, min(start + block, reps))
@@ -629,7 +629,7 @@ def _conditional_draws(pop: Population, n: int, reps: int, rng):
         else:
             X1 = rng.standard_normal((size, n, lam.size)) * np.sqrt(lam)
             bias[k], variance[k] = _over_terms_dense(lam, b, X1, _unit_gram(rng, n, pop.n_unit, size))
-    return bias, pop.tr_sigma_r * variance
+    return bias, pop.irreducible * variance
 
 
 @validate(n=Integer(min=2), reps=Integer(min=2), rng=RNG, ridge=Real(ge=0.0), method=Options(METHODS))
@@ -691,7 +691,7 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
                  for start in range(0, reps, chunk)]
     risks, bias, variance = (np.concatenate(x) for x in zip(*parts))
     return RiskEstimate(risks=risks, biases=bias, variances=variance,
-                        irreducible=pop.tr_sigma_r)
+                        irreducible=pop.irreducible)
 
 
 def _check_signal(pop: Population) -> None:
@@ -702,14 +702,14 @@ def _check_signal(pop: Population) -> None:
     d = 50, sigma^2 = 0.5`` with the same draws: the estimate is unchanged to
     1e-6 up to an eigenvalue of 3e9, 3e-4 off at 3e11 and meaningless at 3e13
     (126 to 288 instead of 77); the bound ``1e8`` leaves a margin.  For the
-    orthogonal embedding ``s^2 = rho p / d`` (``p >= d``), so the documented
-    range is ``rho <= 1e8 d / p``.
+    orthogonal embedding ``s^2 = snr p / d`` (``p >= d``), so the documented
+    range is ``snr <= 1e8 d / p``.
     """
     top = float(pop.eigvals.max()) if pop.eigvals.size else 1.0
     if not top <= _resources.MAX_SIGNAL_EIGENVALUE:
         raise ValueError(
             f"snr too large for the simulation: the top eigenvalue of Sigma_x is {top:.3g} "
-            f"(= 1 + rho p / d for the orthogonal embedding), over the accurate range "
+            f"(= 1 + snr p / d for the orthogonal embedding), over the accurate range "
             f"<= {_resources.MAX_SIGNAL_EIGENVALUE:.0e}; choose snr <= about "
             f"{_resources.MAX_SIGNAL_EIGENVALUE * pop.d / pop.p:.3g} (or use the theory)")
 

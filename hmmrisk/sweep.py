@@ -1,9 +1,9 @@
-"""Theory and simulation over a grid of ``(n, p, d, sigma^2, rho)``, serially or on a cluster.
+"""Theory and simulation over a grid of ``(n, p, d, sigma^2, snr)``, serially or on a cluster.
 
 :func:`sweep` evaluates the excess risk of the least-squares head at every
 point of the Cartesian product of the grid's axes, in this order (the first
 varies slowest): ``n``, ``p``, ``d``, ``noise`` (``sigma^2``), ``snr``
-(``rho``), ``embedding``.  It adds no formula of its own; each point calls
+(``snr``), ``embedding``.  It adds no formula of its own; each point calls
 the book's functions:
 
 * theory: for the orthogonal embedding Definition 3 (:prf:ref:`def-hmm-risk`,
@@ -21,7 +21,7 @@ Seeds
 -----
 Every point is an independent task.  With an int ``rng`` (the default, ``0``)
 its model and its training sets come from
-``np.random.SeedSequence([rng, n, p, d, bits(sigma^2), bits(rho), e]).spawn(2)``
+``np.random.SeedSequence([rng, n, p, d, bits(sigma^2), bits(snr), e]).spawn(2)``
 (``bits`` = the 64-bit IEEE pattern of the float, ``e`` the index of the
 embedding in :data:`hmmrisk.hmm.EMBEDDINGS`), so a point's numbers depend only
 on the point and ``seed``: not on the rest of the grid, its order, or which
@@ -273,11 +273,11 @@ def _bits(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", float(x)))[0]
 
 
-@validate(seed=Integer(min=0))
-def point_seed(seed: int, point) -> np.random.SeedSequence:
+@validate(rng=Integer(min=0))
+def point_seed(rng: int, point) -> np.random.SeedSequence:
     """The seed sequence of one grid point (see the module docstring).
 
-    ``SeedSequence([seed, n, p, d, bits(noise), bits(snr), index(embedding)])``;
+    ``SeedSequence([rng, n, p, d, bits(noise), bits(snr), index(embedding)])``;
     its two children seed :func:`~hmmrisk.hmm.make_model` and
     :func:`~hmmrisk.risk.simulate_risk`.
     """
@@ -288,7 +288,7 @@ def point_seed(seed: int, point) -> np.random.SeedSequence:
                          f"got {point!r}") from None
     if embedding not in EMBEDDINGS:
         raise ValueError(f"point's embedding must be one of {list(EMBEDDINGS)}, got {embedding!r}")
-    return np.random.SeedSequence([seed, int(n), int(p), int(d), _bits(noise + 0.0), _bits(snr),
+    return np.random.SeedSequence([rng, int(n), int(p), int(d), _bits(noise + 0.0), _bits(snr),
                                    EMBEDDINGS.index(embedding)])
 
 
@@ -311,24 +311,25 @@ class PointRun(NamedTuple):
 
 @validate(n=Integer(min=2), p=Integer(), d=Integer(), noise=NOISE, snr=SNR,
           embedding=Options(EMBEDDINGS), reps=Integer(min=2), method=Options(METHODS))
-def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", reps: int = 200,
+def run_point(n, p, d, noise, snr=1.0, *, rng, embedding: str = "orthogonal", reps: int = 200,
               ridge=0.0, method: str = "conditional", simulate: bool = True,
               common_random_numbers: bool = True) -> PointRun:
     """Draw the model of one point and simulate its risk: the book's one seeded runner.
 
-    The point's :class:`numpy.random.SeedSequence` (``seed``: a
-    ``SeedSequence``, an int or a sequence of ints as its entropy) spawns two
+    The point's :class:`numpy.random.SeedSequence` (``rng``: a
+    ``SeedSequence`` or an int, its entropy) spawns two
     children: the first seeds :func:`~hmmrisk.hmm.make_model`, the second the
     training sets of :func:`~hmmrisk.risk.simulate_risk`.  Each caller chooses the
-    entropy: :func:`hmmrisk.curves.risk_curve` uses ``[seed, p]`` (common
-    encoders across ``sigma^2`` and ``n``), :func:`hmmrisk.finite_n.measured_gap`
-    ``[seed, n]``, :func:`sweep` :func:`point_seed`.
+    entropy: :func:`hmmrisk.curves.risk_curve` uses ``SeedSequence([rng, p])``
+    (common encoders across ``sigma^2`` and ``n``),
+    :func:`hmmrisk.finite_n.measured_gap` ``SeedSequence([rng, n])``,
+    :func:`sweep` :func:`point_seed`.
 
     Parameters
     ----------
     n, p, d, noise, snr
-        Sample size, model size, latent dimension, ``sigma^2`` and ``rho``.
-    seed : SeedSequence, int or sequence of int
+        Sample size, model size, latent dimension, ``sigma^2`` and ``snr``.
+    rng : SeedSequence or int
         The point's seed (see above).
     embedding, reps, method
         As in :func:`~hmmrisk.hmm.make_model` and :func:`~hmmrisk.risk.simulate_risk`.
@@ -349,30 +350,27 @@ def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", r
 
     Examples
     --------
+    >>> import numpy as np
     >>> from hmmrisk.sweep import run_point
-    >>> run = run_point(40, 10, 5, 0.5, seed=[0, 10], reps=20)
+    >>> run = run_point(40, 10, 5, 0.5, rng=np.random.SeedSequence([0, 10]), reps=20)
     >>> run.model.p, run.estimate.reps
     (10, 20)
     """
-    if not isinstance(seed, np.random.SeedSequence):
-        try:
-            seed = np.random.SeedSequence(seed)
-        except (TypeError, ValueError):
-            raise ValueError(f"seed must be a SeedSequence, a non-negative int or a sequence of them, "
-                             f"got {seed!r}") from None
-    model_ss, sim_ss = seed.spawn(2)
+    if not isinstance(rng, np.random.SeedSequence):
+        rng = np.random.SeedSequence(check.integer("rng", rng, minimum=0))
+    model_ss, sim_ss = rng.spawn(2)
     model = make_model(p, d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
     if not simulate:
         return PointRun(model, None)
     lams = np.atleast_1d(check.real_array("ridge", ridge, low=0.0))
     if lams.ndim != 1:
         raise ValueError(f"ridge must be a number or a non-empty 1-d sequence, got {ridge!r}")
-    rng = np.random.default_rng(sim_ss)
+    gen = np.random.default_rng(sim_ss)
     ests = []
     for lam in lams.tolist():
         if common_random_numbers:
-            rng = np.random.default_rng(sim_ss)
-        ests.append(simulate_risk(model, n, reps=reps, rng=rng, ridge=lam, method=method))
+            gen = np.random.default_rng(sim_ss)
+        ests.append(simulate_risk(model, n, reps=reps, rng=gen, ridge=lam, method=method))
     return PointRun(model, ests[0] if np.ndim(ridge) == 0 else tuple(ests))
 
 
@@ -401,7 +399,7 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
     run = None
     if do_sim or embedding != "orthogonal" or not theory:
         ss = seed if isinstance(seed, np.random.SeedSequence) else point_seed(seed, point)
-        run = run_point(n, p, d, noise, snr, seed=ss, embedding=embedding,
+        run = run_point(n, p, d, noise, snr, rng=ss, embedding=embedding,
                         reps=reps, method=method, simulate=do_sim)
     if theory:
         if embedding == "orthogonal":
@@ -420,7 +418,7 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
                    sim_total=float(est.risk) + row["irreducible"], sim_reps=int(est.reps))
     elif not theory:
         # simulation only, point inside the band: still report tr Sigma_r of the model
-        row["irreducible"] = float(population(run.model).tr_sigma_r)
+        row["irreducible"] = float(population(run.model).irreducible)
     return row
 
 

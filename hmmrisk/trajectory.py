@@ -227,7 +227,7 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
     """``f`` of :func:`variance_inflation` in closed form for ``A = sqrt(1 - sigma^2) I``.
 
     Orthogonal encoder with ``p >= d``, so ``W^T W = (s1 - 1) I``,
-    ``s1 = 1 + rho p / d`` (:prf:ref:`prop-trajectory-inflation`):
+    ``s1 = 1 + snr p / d`` (:prf:ref:`prop-trajectory-inflation`):
 
         f = 1 + 2 (s1 - 1) / s1^2 * (d + 1) / p * S,
         S = sum_{k=1}^{n-1} (1 - k/n) (1 - sigma^2)^k.
@@ -236,10 +236,9 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
     factors ``d (d + 1) a^{2k}`` become ``a^{2k} [(tr Q^k)^2 + tr Q^{2k}]``,
     which is ``O(k)`` instead of ``O(d^2)``: ``f`` is then ``1 + O(1/(p d))``.
     """
-    rho = snr
     scalar = np.ndim(p) == 0
     p = check.real_array("p", p, low=float(d))
-    s1 = 1.0 + rho * p / d
+    s1 = 1.0 + snr * p / d
     k = np.arange(1, n)
     S = float(np.sum((1.0 - k / n) * (1.0 - noise) ** k))
     f = 1.0 + 2.0 * (s1 - 1.0) / s1**2 * (d + 1.0) / p * S

@@ -18,7 +18,7 @@ def lemma1_dense(pop, X):
     proj = np.eye(p) - sigma_hat_pinv @ sigma_hat
     sigma_x = pop.sigma_x_dense()
     bias = np.trace(pop.B_star.T @ proj @ sigma_x @ proj @ pop.B_star)
-    variance = pop.tr_sigma_r / n * np.trace(sigma_hat_pinv @ sigma_x)
+    variance = pop.irreducible / n * np.trace(sigma_hat_pinv @ sigma_x)
     return bias, variance
 
 
@@ -163,7 +163,7 @@ def test_isotropic_overparameterised_variance():
     m = hr.make_model(p, 5, 0.5, snr=1e-9, rng=0)
     est = hr.simulate_risk(m, n, reps=4000, rng=1)
     pop = hr.population(m)
-    v_exact = pop.tr_sigma_r * n / (p - n - 1)
+    v_exact = pop.irreducible * n / (p - n - 1)
     se_v = est.variances.std(ddof=1) / np.sqrt(est.reps)
     assert abs(est.variance - v_exact) < 4 * se_v
 

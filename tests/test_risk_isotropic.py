@@ -98,7 +98,7 @@ def test_isotropic_route_is_taken_exactly_for_equal_eigenvalues():
     draw = _isotropic_draw(np.random.default_rng(3), 6, n, ortho.n_unit, reps)
     b, v = _over_terms_isotropic(float(ortho.eigvals[0]), beta, *draw[:3], *draw[3])
     np.testing.assert_array_equal(bias, b)
-    np.testing.assert_array_equal(variance, ortho.tr_sigma_r * v)
+    np.testing.assert_array_equal(variance, ortho.irreducible * v)
 
 
 def _moments(bias, variance):

@@ -46,7 +46,7 @@ def test_generator_children_are_the_spawned_seed_sequences():
     curve = curves.risk_curve(20, 3, 0.5, [6, 40], reps=4, rng=np.random.default_rng(5))
     kids = np.random.default_rng(5).spawn(2)
     for i, p in enumerate((6, 40)):
-        run = sw.run_point(20, p, 3, 0.5, seed=kids[i].bit_generator.seed_seq, reps=4)
+        run = sw.run_point(20, p, 3, 0.5, rng=kids[i].bit_generator.seed_seq, reps=4)
         assert run.estimate.risk == curve.sim_risk[i]
     assert curve.seed is None
 
