@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _resources
+from ._blas import blas_single_thread
 from . import _validate as check
 from ._validate import NOISE, RNG, SNR, Integer, Options, validate
 
@@ -169,7 +170,7 @@ def make_model(p: int, d: int, noise: float, snr: float = 1.0,
     ((20, 5), (5, 5))
     """
     _resources.check_model(p, d, snr)
-    with _resources.blas_single_thread():        # QR bits independent of BLAS threads
+    with blas_single_thread():        # QR bits independent of BLAS threads
         A = np.sqrt(1.0 - noise) * haar_orthogonal(d, rng)
         W = encoder_weights(p, d, snr, embedding, rng)
     return HeadTuningModel(A=A, W=W, noise=noise)

@@ -78,6 +78,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _resources
+from ._blas import blas_single_thread
 from . import _validate as check
 from ._validate import NOISE, SEED, SNR, Integer, Options, spawn_seeds, validate
 from ._io import atomic_write
@@ -87,7 +88,7 @@ from .risk import METHODS, simulate_risk
 from .theory import definition3, predicted_risk
 
 __all__ = ["AXES", "COLUMNS", "PointRun", "SweepResult", "grid_points", "point_seed", "run_point",
-           "sweep"]
+           "sweep", "theory_at"]
 
 #: The grid's axes, in the order of the Cartesian product (the first varies slowest).
 AXES = ("n", "p", "d", "noise", "snr", "embedding")
@@ -257,7 +258,7 @@ def grid_points(grid) -> list:
     to 1 and ``embedding`` to ``"orthogonal"``.
     """
     if not hasattr(grid, "keys"):
-        raise ValueError(f"grid must be a mapping from {AXES} to values, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a mapping from {AXES} to values, got {type(grid).__name__}")
     unknown = sorted(set(grid) - set(AXES))
     if unknown:
         raise ValueError(f"grid has unknown axes {unknown}; the axes are {list(AXES)}")
@@ -374,6 +375,32 @@ def run_point(n, p, d, noise, snr=1.0, *, rng, embedding: str = "orthogonal", re
     return PointRun(model, ests[0] if np.ndim(ridge) == 0 else tuple(ests))
 
 
+def theory_at(n, p, d, noise, snr=1.0, embedding: str = "orthogonal", model=None):
+    """The theory at one point: the one path of :func:`sweep`, ``hmmrisk risk`` and the book.
+
+    For the orthogonal embedding Definition 3 in closed form
+    (:func:`hmmrisk.theory.definition3`, no draw: ``model`` is ignored); for
+    the Gaussian embedding :func:`hmmrisk.theory.predicted_risk` on the
+    population of ``model``, the drawn :class:`~hmmrisk.hmm.HeadTuningModel`
+    of the point.  Returns a :class:`~hmmrisk.theory.Prediction`.
+
+    Examples
+    --------
+    >>> from hmmrisk.sweep import theory_at
+    >>> theory_at(100, 150, 50, 0.5).formula
+    'definition2'
+    """
+    check.choice("embedding", embedding, EMBEDDINGS)
+    if embedding == "orthogonal":
+        return definition3(n, p, d, noise, snr)
+    if not isinstance(model, HeadTuningModel):
+        raise TypeError(f"model must be the point's HeadTuningModel for embedding = {embedding!r}, "
+                        f"got {type(model).__name__}")
+    if (model.p, model.d) != (p, d):
+        raise ValueError(f"model must have p = {p}, d = {d}, got p = {model.p}, d = {model.d}")
+    return predicted_risk(population(model), check.integer("n", n, minimum=2))
+
+
 # ---------------------------------------------------------------------------
 # One point of the sweep (a module-level function: picklable for any executor)
 # ---------------------------------------------------------------------------
@@ -384,7 +411,7 @@ def _run_point(task) -> dict:
     ``seed`` is the int of ``rng=`` (the point's seed is :func:`point_seed`) or
     the point's own spawned :class:`numpy.random.SeedSequence`.
     """
-    with _resources.blas_single_thread():        # same bits on any worker, any BLAS setting
+    with blas_single_thread():        # same bits on any worker, any BLAS setting
         return _point_row(*task)
 
 
@@ -402,10 +429,7 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
         run = run_point(n, p, d, noise, snr, rng=ss, embedding=embedding,
                         reps=reps, method=method, simulate=do_sim)
     if theory:
-        if embedding == "orthogonal":
-            pred = definition3(n, p, d, noise, snr)
-        else:
-            pred = predicted_risk(population(run.model), n)
+        pred = theory_at(n, p, d, noise, snr, embedding, None if run is None else run.model)
         row.update(formula=pred.formula, theory_bias=float(pred.bias),
                    theory_variance=float(pred.variance), theory_risk=float(pred.risk),
                    irreducible=float(pred.irreducible), theory_total=float(pred.total))
@@ -465,21 +489,36 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
     SweepResult
         One row per point, in grid order.
     """
+    return _run(_plan(grid, theory=theory, simulate=simulate, reps=reps, rng=rng, band=band,
+                      method=method), executor, progress)
+
+
+def _plan(grid, *, theory, simulate, reps, rng, band, method, workers: int = 1) -> list:
+    """The tasks of :func:`sweep` (one per point, in grid order), every argument checked once.
+
+    ``reps``, ``rng``, ``band`` and ``method`` come cleaned by :func:`sweep`'s
+    declaration (the command line passes checked values); the grid, the
+    flags and the resources (for ``workers`` points at once) are checked here.
+    """
     points = grid_points(grid)
     for name, value in (("theory", theory), ("simulate", simulate)):
         if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{name} must be True or False, got {value!r}")
+            raise TypeError(f"{name} must be True or False, got {value!r}")
     if not (theory or simulate):
         raise ValueError("theory and simulate are both False: nothing to compute")
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise ValueError(f"executor must have a submit method (a concurrent.futures.Executor "
-                         f"or distributed.Client) or be None, got {type(executor).__name__}")
-    if progress is not None and not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"progress must be True, False or None, got {progress!r}")
-
-    _resources.check_sweep(points, theory, simulate, reps, band, method)
+    _resources.check_sweep(points, theory, simulate, reps, band, method,
+                           workers=min(workers, len(points)))
     seeds = [rng] * len(points) if isinstance(rng, int) else spawn_seeds(rng, len(points))
-    tasks = [(pt, bool(theory), bool(simulate), reps, ss, band, method) for pt, ss in zip(points, seeds)]
+    return [(pt, bool(theory), bool(simulate), reps, ss, band, method) for pt, ss in zip(points, seeds)]
+
+
+def _run(tasks, executor=None, progress=None) -> SweepResult:
+    """Run the tasks of :func:`_plan` here or on ``executor``; rows in grid order."""
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must have a submit method (a concurrent.futures.Executor "
+                        f"or distributed.Client) or be None, got {type(executor).__name__}")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc="sweep", unit="pt", file=sys.stderr,

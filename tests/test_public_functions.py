@@ -112,6 +112,7 @@ VALID = {
     "hmmrisk.sweep.point_seed": dict(rng=0, point=(10, 5, 3, 0.5, 1.0, "orthogonal")),
     "hmmrisk.sweep.run_point": dict(n=10, p=5, d=3, noise=0.5, snr=1.0, rng=0, reps=2, ridge=0.1),
     "hmmrisk.sweep.sweep": dict(grid=dict(n=10, p=5, d=3, noise=0.5), progress=False),
+    "hmmrisk.sweep.theory_at": dict(n=10, p=5, d=3, noise=0.5, snr=1.0, embedding="orthogonal"),
     "hmmrisk.plotting.theory_line": dict(curve=CURVE, under="exact", refine=4),
     "hmmrisk.plotting.risk_figure": dict(curves={1: CURVE}, under="asymptotic"),
     "hmmrisk.figure_data.digest": dict(a=np.ones(2)),

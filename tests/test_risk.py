@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
-from hmmrisk.risk import (_MARGIN, _over_terms, _over_terms_dense, _trace_inv_bidiagonal,
+from hmmrisk.montecarlo import (MARGIN as _MARGIN, _over_terms, _over_terms_dense, _trace_inv_bidiagonal,
                           _unit_gram, _wishart_bidiagonal)
 
 from conftest import mc_mean
