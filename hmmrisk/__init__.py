@@ -13,7 +13,7 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 * :mod:`hmmrisk.finite_n`: exact finite-n means against the asymptotic predictions;
 * :mod:`hmmrisk.sweet_spot`: the model size that minimises the total risk;
 * :mod:`hmmrisk.trajectory`: heads trained on one trajectory instead of i.i.d. pairs;
-* :mod:`hmmrisk.sweep`: theory and simulation over a grid of ``(n, p, d, sigma^2, rho)``,
+* :mod:`hmmrisk.sweep`: theory and simulation over a grid of ``(n, p, d, sigma^2, snr)``,
   serially or on any ``concurrent.futures.Executor`` (a Dask ``Client`` is one);
 * :mod:`hmmrisk.figure_data`: digests of the arrays behind each figure;
 * :mod:`hmmrisk.transformer`: the Transformer experiment of the paper's Figure 3

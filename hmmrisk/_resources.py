@@ -1,47 +1,27 @@
-"""Resource guards: estimate memory and work before starting, refuse what cannot fit.
+"""Resource guards: estimate memory and work from the arguments alone, refuse what cannot fit.
 
-Every command of the CLI and every public simulator (:func:`hmmrisk.make_model`,
-:func:`hmmrisk.simulate_risk`, :func:`hmmrisk.sweep.sweep`) estimates, from its
-arguments alone, the peak memory it needs and the floating-point work it will
-do, and raises a ``ValueError`` naming the parameter and the estimate when
-either exceeds a cap:
-
-* memory: ``HMMRISK_MAX_MEMORY`` (bytes; suffixes ``K``, ``M``, ``G``, ``T``
-  in powers of 1024, e.g. ``16G``), default :data:`DEFAULT_MAX_MEMORY` = 4 GiB;
-* work: ``HMMRISK_MAX_WORK`` (floating-point operations, e.g. ``1e13``),
-  default :data:`DEFAULT_MAX_WORK` = ``1e12``, on the order of ten minutes of one
-  core.
-
-The command line sets both with ``--max-memory`` / ``--max-work`` (which
-override the environment); ``none`` (or ``0``) switches a cap off, for users
-with bigger machines or more patience.  The estimates are deliberately simple
-(leading terms of each step, in 8-byte floats; the work counts are scaled so
-that one core does 1e9 to 2e9 of them a second, measured with numpy on
-OpenBLAS); they are right up to a small factor, which is all a guard needs.
-
-Simulations at large ``p`` draw their training sets in chunks of at most
-:data:`CHUNK_BYTES` of working arrays (:func:`sim_chunk`), so the peak memory
-of :func:`hmmrisk.simulate_risk` is bounded by
-``model + min(reps, chunk) x per-set arrays + 48 bytes x reps`` (the kept
-per-set risks), i.e. ``O(p d + CHUNK_BYTES + reps)``, whatever ``reps`` is.
+:func:`require` compares an estimate with the caps of the current
+:func:`limits` context: by default :data:`DEFAULT_MAX_MEMORY` (4 GiB) and
+:data:`DEFAULT_MAX_WORK` (``1e12`` operations, about ten minutes of one core);
+the command line sets them from ``--max-memory`` / ``--max-work``.  The
+estimates are the leading terms of each step in 8-byte floats, priced per
+Monte Carlo route (:func:`hmmrisk.montecarlo.route`, with its block sizes);
+they are right up to a small factor, which is all a guard needs.  Simulations
+draw their training sets in chunks of at most :data:`CHUNK_BYTES` of working
+arrays (:func:`sim_chunk`), so their peak memory is ``O(p d + CHUNK_BYTES + reps)``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
-import os
 import re
-import sys
 
-__all__ = ["DEFAULT_MAX_MEMORY", "DEFAULT_MAX_WORK", "CHUNK_BYTES", "max_memory", "max_work",
-           "parse_amount", "require", "model_cost", "sim_cost", "sim_chunk", "theory_cost",
-           "format_bytes", "MAX_SIGNAL_EIGENVALUE"]
+from .montecarlo import BLOCK, route
 
 DEFAULT_MAX_MEMORY = 4 * 2**30
 DEFAULT_MAX_WORK = 1e12
-ENV_MEMORY = "HMMRISK_MAX_MEMORY"
-ENV_WORK = "HMMRISK_MAX_WORK"
 #: Working arrays of one chunk of training sets in a simulation (bytes).
 CHUNK_BYTES = 2**30
 #: Largest signal eigenvalue ``1 + s_j^2`` of ``Sigma_x`` the simulators accept: beyond it
@@ -67,10 +47,9 @@ def format_bytes(n: float) -> str:
 
 
 def parse_amount(name: str, text, *, sizes: bool) -> float:
-    """A cap from the command line or the environment: ``None``/``"none"``/``0`` = no cap.
+    """A cap given as text (``"16G"``, ``"1e13"``) or a number; ``None``, ``"none"`` or ``0``: no cap (``inf``).
 
-    ``sizes``: accept ``K, M, G, T`` suffixes (powers of 1024, optional
-    ``B``/``iB``).  Returns ``math.inf`` for no cap.
+    ``sizes``: accept ``K, M, G, T`` suffixes (powers of 1024, optional ``B``/``iB``).
     """
     if text is None:
         return math.inf
@@ -91,34 +70,38 @@ def parse_amount(name: str, text, *, sizes: bool) -> float:
     return math.inf if value == 0 else value
 
 
-def max_memory() -> float:
-    """The memory cap in bytes (``HMMRISK_MAX_MEMORY`` or 4 GiB; ``inf`` = none)."""
-    text = os.environ.get(ENV_MEMORY)
-    return DEFAULT_MAX_MEMORY if text is None else parse_amount(ENV_MEMORY, text, sizes=True)
+_LIMITS = contextvars.ContextVar("hmmrisk_limits", default=(DEFAULT_MAX_MEMORY, DEFAULT_MAX_WORK))
 
 
-def max_work() -> float:
-    """The work cap in floating-point operations (``HMMRISK_MAX_WORK`` or ``1e12``; ``inf`` = none)."""
-    text = os.environ.get(ENV_WORK)
-    return DEFAULT_MAX_WORK if text is None else parse_amount(ENV_WORK, text, sizes=False)
+@contextlib.contextmanager
+def limits(memory: float = DEFAULT_MAX_MEMORY, work: float = DEFAULT_MAX_WORK):
+    """Inside this context :func:`require` uses these caps (bytes, operations; ``math.inf``: none)."""
+    token = _LIMITS.set((memory, work))
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+def set_limits(memory: float, work: float) -> None:
+    """The caps of this process from now on (the initializer of a command-line worker process)."""
+    _LIMITS.set((memory, work))
 
 
 def require(what: str, memory: float = 0.0, work: float = 0.0) -> None:
-    """Raise ``ValueError`` if ``memory`` bytes or ``work`` flops exceed the caps.
+    """Raise ``ValueError`` if ``memory`` bytes or ``work`` operations exceed the current caps.
 
-    ``what`` names the parameters responsible and their values, e.g.
-    ``"p = 1000000000, d = 50"``.
+    ``what`` names the parameters responsible and their values, e.g. ``"p = 1000000000, d = 50"``.
     """
-    cap = max_memory()
-    if memory > cap:
+    cap_memory, cap_work = _LIMITS.get()
+    if memory > cap_memory:
         raise ValueError(f"{what} needs about {format_bytes(memory)} of memory, over the cap of "
-                         f"{format_bytes(cap)} (raise it with --max-memory or {ENV_MEMORY}, "
-                         f"or choose smaller values)")
-    cap = max_work()
-    if work > cap:
+                         f"{format_bytes(cap_memory)} (raise it with --max-memory, or "
+                         f"hmmrisk._resources.limits in Python; or choose smaller values)")
+    if work > cap_work:
         raise ValueError(f"{what} needs about {work:.2g} floating-point operations, over the cap "
-                         f"of {cap:.2g} (raise it with --max-work or {ENV_WORK}, or choose "
-                         f"smaller values)")
+                         f"of {cap_work:.2g} (raise it with --max-work, or "
+                         f"hmmrisk._resources.limits in Python; or choose smaller values)")
 
 
 def _f(x) -> float:
@@ -136,24 +119,21 @@ def model_cost(p: int, d: int) -> tuple[float, float]:
     return _F * (4 * p * d + 6 * d * d), 30 * p * d * m + 10 * d**3 + _CALL
 
 
-def theory_cost(p: int, d: int) -> tuple[float, float]:
-    """(bytes, flops) of the theory at one point: ``O(p d)`` memory, ``O(p d^2)`` work."""
-    return model_cost(p, d)
-
-
 def _per_set(n: int, p: int, d: int, method: str, ridge: float) -> tuple[float, float]:
-    """(bytes, flops) of one training set in :func:`hmmrisk.simulate_risk`."""
+    """(bytes, flops) of one training set in :func:`hmmrisk.simulate_risk`, by its route."""
     n, p, d = _f(n), _f(p), _f(d)
     r = min(p, d)
-    if method == "fit" or ridge > 0:
+    how = route(n, p, r, method, ridge)
+    if how in ("fit", "ridge"):
         m = min(n, p)
         mem = _F * (7 * n * p + 3 * p * d + 3 * n * d)
         work = 8 * n * p * m + 6 * p * m * d + 2 * n * d * (p + d)
         return mem, work + 1e3
-    if p <= n:
+    if how == "wishart":
         return _F * 6 * p, 400 * p + 2e3
     # p > n: blocks of training sets inside the sampler (bounded), n x r draws per set
-    return _F * (3 * n * r + 4 * n + 8), 4 * n * r * r + 2 * r**3 + 100 * n * r + 1e4
+    work = 4 * n * r * r + 2 * r**3 + 100 * n * r + 1e4
+    return _F * (3 * n * r + 4 * n + 8), work + (2 * n**3 if how != "woodbury" else 0.0)
 
 
 def sim_chunk(n: int, p: int, d: int, method: str = "conditional", ridge: float = 0.0) -> int:
@@ -164,34 +144,30 @@ def sim_chunk(n: int, p: int, d: int, method: str = "conditional", ridge: float 
 
 def sim_cost(n: int, p: int, d: int, reps: int, method: str = "conditional",
              ridge: float = 0.0) -> tuple[float, float]:
-    """(bytes, flops) of :func:`hmmrisk.simulate_risk` including the model's population.
-
-    Peak memory: model + one chunk of training sets + 48 bytes per kept set.
-    """
+    """(bytes, flops) of :func:`hmmrisk.simulate_risk`: model, one chunk of sets, 48 bytes per kept set."""
     mem, work = _per_set(n, p, d, method, ridge)
     n, p, d, reps = _f(n), _f(p), _f(d), _f(reps)
     chunk = min(reps, sim_chunk(n, p, d, method, ridge))
     block = 0.0
-    if method == "conditional" and ridge == 0 and p > n:
-        # the sampler's own blocks: 2**18 floats a draw array, dense n x n Gram matrices
-        size = max(1, 2**18 // (n * min(p, d)))
-        block = _F * (8 * 2**18 + 4 * min(size, reps) * n * n)
-        work += 2 * n**3 if p - min(p, d) < n + 10 else 0.0
+    if route(n, p, min(p, d), method, ridge) not in ("fit", "ridge", "wishart"):
+        # the sampler's own blocks: BLOCK floats a draw array, dense n x n Gram matrices
+        size = max(1, BLOCK // (n * min(p, d)))
+        block = _F * (8 * BLOCK + 4 * min(size, reps) * n * n)
     m_mem, m_work = model_cost(p, d)
     return m_mem + block + chunk * mem + 48.0 * reps, m_work + reps * work + _CALL
 
 
-#: Largest ``rho max(p, d) / d`` :func:`hmmrisk.make_model` accepts: the squared singular
+#: Largest ``snr max(p, d) / d`` :func:`hmmrisk.make_model` accepts: the squared singular
 #: values of ``W`` must stay finite (with room for the theory's sums).
 MAX_SIGNAL = 1e300
 
 
-def check_model(p: int, d: int, rho: float) -> None:
+def check_model(p: int, d: int, snr: float) -> None:
     """Refuse a model that cannot be built: memory of ``W`` (names ``p``, ``d``) or overflow (``snr``)."""
     require(f"make_model with p = {fmt(p)}, d = {fmt(d)}", *model_cost(p, d))
-    if not rho * _f(max(p, d)) / _f(d) <= MAX_SIGNAL:
+    if not snr * _f(max(p, d)) / _f(d) <= MAX_SIGNAL:
         raise ValueError(f"snr must satisfy snr * max(p, d) / d <= {MAX_SIGNAL:.0e} (the squared "
-                         f"singular values of W must be finite), got snr = {rho!r} with "
+                         f"singular values of W must be finite), got snr = {snr!r} with "
                          f"p = {p}, d = {d}")
 
 
@@ -210,8 +186,9 @@ def check_sweep(points, theory: bool, simulate: bool, reps: int, band: int, meth
                 workers: int = 1) -> None:
     """Refuse a sweep whose largest point (times ``workers``) or total work exceeds the caps."""
     peak, total, worst = 0.0, 0.0, None
-    for n, p, d, *_ in points:
-        mem, work = theory_cost(p, d) if theory else (0.0, 0.0)
+    for n, p, d, _, _, embedding in points:
+        drawn = embedding != "orthogonal" or not theory or (simulate and abs(p - n) > band)
+        mem, work = model_cost(p, d) if drawn else (0.0, 0.0)
         if simulate and abs(p - n) > band:
             m2, w2 = sim_cost(n, p, d, reps, method)
             mem, work = max(mem, m2), work + w2
@@ -227,30 +204,3 @@ def check_sweep(points, theory: bool, simulate: bool, reps: int, band: int, meth
     require(where, memory=peak * workers + ROW_BYTES * len(points))
     require(f"sweep of {len(points)} points" + (f" with reps = {fmt(reps)}" if simulate else ""),
             work=total)
-
-
-_CONTROLLER = (None, None)      # (number of imported modules when scanned, the controller)
-
-
-def blas_single_thread():
-    """Context manager: BLAS and OpenMP pools limited to one thread (``threadpoolctl``).
-
-    Multi-threaded BLAS splits sums differently for different thread counts,
-    so the last bits of a simulation depended on ``OPENBLAS_NUM_THREADS``;
-    inside this context they do not.  The package's simulations
-    (:func:`hmmrisk.make_model`, :func:`hmmrisk.simulate_risk`, each point of
-    :func:`hmmrisk.sweep.sweep`, every CLI command) run in it; the previous
-    limits come back on exit.  The loaded libraries are scanned again (about
-    a millisecond) whenever modules were imported since the last scan, so a
-    BLAS loaded late -- SciPy's own OpenBLAS, loaded by the first
-    ``scipy.linalg`` import -- is limited too when the context is entered
-    after it; otherwise entering costs about ten microseconds.
-    """
-    global _CONTROLLER
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:                         # pragma: no cover - threadpoolctl is a dependency
-        return contextlib.nullcontext()
-    if _CONTROLLER[0] != len(sys.modules):
-        _CONTROLLER = (len(sys.modules), ThreadpoolController())
-    return _CONTROLLER[1].limit(limits=1)

@@ -58,7 +58,7 @@ def noise(value) -> float:
 
 
 def snr(value) -> float:
-    """The signal strength rho must be finite and > 0."""
+    """The signal strength snr must be finite and > 0."""
     return real("snr", value, low=0.0, low_open=True)
 
 
@@ -278,7 +278,7 @@ class OrNone(Constraint):
 
 RNG = _RNG()
 NOISE = Interval(0.0, 1.0)                  #: the HMM noise variance sigma^2
-SNR = Real(gt=0.0)                           #: the signal strength rho
+SNR = Real(gt=0.0)                           #: the signal strength snr
 
 
 def validate(**constraints):
@@ -318,51 +318,6 @@ def constraints_of(func) -> dict:
     return dict(getattr(func, "__constraints__", {}))
 
 
-def reordered(old: tuple, new: str):
-    """Map the old positional order ``old`` of a function onto its keyword-only new signature.
-
-    For a function whose new signature makes the reordered parameters
-    keyword-only (so that no new-style call passes more than ``k`` values
-    positionally, ``k`` the number of leading positional parameters of the new
-    signature), a call with more positional values than that can only be an
-    old-style call: its values are bound by the names of ``old`` (the same
-    numbers as before) and a ``FutureWarning`` names the new form ``new``.  An
-    old-style call that mixes positions and keywords collides with the new
-    positional names and raises ``TypeError`` (duplicate argument) rather than
-    reinterpreting a value, so no call can silently get another number.
-    """
-    import functools
-    import inspect
-    import warnings
-
-    def decorate(func):
-        sig = inspect.signature(func)
-        k = sum(1 for q in sig.parameters.values()
-                if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD))
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            if len(args) > k:
-                if len(args) > len(old):
-                    raise TypeError(f"{func.__name__}() takes at most {len(old)} positional "
-                                    f"arguments in its old order {old}, got {len(args)}")
-                clash = sorted(set(old[:len(args)]) & set(kwargs))
-                if clash:
-                    raise TypeError(f"{func.__name__}() got multiple values for {clash}")
-                warnings.warn(f"{func.__name__}({', '.join(old)}) with positional arguments is the "
-                              f"old order; "
-                              f"call {new} (a future version will refuse the old order)",
-                              FutureWarning, stacklevel=2)
-                kwargs.update(zip(old, args))
-                args = ()
-            return func(*args, **kwargs)
-
-        wrapper.__signature__ = sig
-        return wrapper
-
-    return decorate
-
-
 class _Seed(Constraint):
     """``rng=`` of a seeded runner (SPEC 7): a non-negative int seed, a Generator, or None.
 
@@ -399,35 +354,3 @@ def spawn_seeds(rng_value, m: int) -> list:
     except (TypeError, AttributeError):
         raise ValueError(f"rng must be a Generator that can spawn children (seeded by a "
                          f"SeedSequence), got {rng_value!r}") from None
-
-
-def deprecated_alias(**aliases):
-    """Accept the old keyword ``old`` of a renamed parameter ``new`` (``@deprecated_alias(seed="rng")``).
-
-    The old keyword warns (``PendingDeprecationWarning``, as ``simulate_risk``'s
-    ``seed=``) and is passed on as the new one; giving both is a ``ValueError``.
-    """
-    import functools
-    import inspect
-    import warnings
-
-    def decorate(func):
-        sig = inspect.signature(func)
-
-        @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            for old, new in aliases.items():
-                if old in kwargs:
-                    value = kwargs.pop(old)
-                    given = new in kwargs or list(sig.parameters).index(new) < len(args)
-                    if given:
-                        raise ValueError(f"pass {new} only ({old} is its deprecated alias), got "
-                                         f"{old}={value!r} as well")
-                    warnings.warn(f"{func.__name__}({old}=...) is deprecated; pass {new}=",
-                                  PendingDeprecationWarning, stacklevel=2)
-                    kwargs[new] = value
-            return func(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

@@ -1,7 +1,7 @@
 """Command line: ``python -m hmmrisk {risk,figure,sweep,features} ...``.
 
 ``risk`` prints the excess risk of the least-squares head for one
-``(n, p, d, sigma^2, rho)``: by default the theory (Theorem 1 for ``p < n``,
+``(n, p, d, sigma^2, snr)``: by default the theory (Theorem 1 for ``p < n``,
 Definition 2 for ``p > n``), with ``--simulate`` a Monte Carlo estimate.
 With ``--json`` it prints one JSON object with keys ``bias``, ``variance``,
 ``risk`` (excess, ``= bias + variance``), ``irreducible`` (``tr Sigma_r``),
@@ -18,7 +18,7 @@ Figure 3 (:ref:`ch-transformer`) with :class:`hmmrisk.transformer.Protocol`,
 Without overrides the figure is the book's.
 
 ``sweep`` evaluates theory and/or simulation over a grid of
-``(n, p, d, sigma^2, rho)`` with :func:`hmmrisk.sweep.sweep` and writes CSV.
+``(n, p, d, sigma^2, snr)`` with :func:`hmmrisk.sweep.sweep` and writes CSV.
 
 ``features --x X.npy --y Y.npy --n N`` evaluates the same theory on the user's
 own features (:func:`hmmrisk.population_from_data`, :ref:`ch-own-features`).
@@ -29,8 +29,8 @@ written (checked by creating a file next to them), and work that does not fit
 the resource caps.  A missing optional dependency (Figure 3 needs PyTorch) is
 one line naming the extra that installs it, also status 2.  Every command estimates its peak memory and its
 floating-point work first and refuses, naming the argument and the estimate,
-more than ``--max-memory`` (default 4 GiB, or ``HMMRISK_MAX_MEMORY``) or
-``--max-work`` (default ``1e12`` operations, or ``HMMRISK_MAX_WORK``); ``none``
+more than ``--max-memory`` (default ``HMMRISK_MAX_MEMORY``, else 4 GiB) or
+``--max-work`` (default ``HMMRISK_MAX_WORK``, else ``1e12`` operations); ``none``
 switches a cap off (see :mod:`hmmrisk._resources`).  Output files are written
 atomically (a temporary file renamed over the destination), so an interrupted
 run leaves the old file or the new one, never a partial one.  Ctrl-C (SIGINT)
@@ -53,9 +53,9 @@ import time
 import numpy as np
 
 from . import __version__, _resources
+from ._blas import blas_single_thread
 from ._io import atomic_write, check_writable
 from .hmm import EMBEDDINGS, make_model
-from .population import population
 from .risk import simulate_risk
 
 
@@ -175,7 +175,7 @@ def _risk_parser(sub):
         formatter_class=_FORMAT,
         description=(
             "Excess next-token risk of the minimum-norm least-squares head on a frozen encoder\n"
-            "of the linear-Gaussian HMM at one (n, p, d, sigma^2, rho). Theory by default\n"
+            "of the linear-Gaussian HMM at one (n, p, d, sigma^2, snr). Theory by default\n"
             "(Theorem 1 exact for p < n - 1, infinite at the threshold, Definition 2 for p > n);\n"
             "--simulate for a Monte Carlo estimate over training sets. Prints bias, variance,\n"
             "risk (= bias + variance), irreducible (tr Sigma_r), total and source; --json prints\n"
@@ -187,7 +187,7 @@ def _risk_parser(sub):
     p.add_argument("--p", type=_arg_int, required=True, help="model size: dimension of the representation (>= 1)")
     p.add_argument("--d", type=_arg_int, required=True, help="dimension of the latent token (>= 1)")
     p.add_argument("--noise", type=_arg_float, required=True, help="HMM noise variance sigma^2 in [0, 1]")
-    p.add_argument("--snr", type=_arg_float, default=1.0, help="signal strength rho > 0 (default 1)")
+    p.add_argument("--snr", type=_arg_float, default=1.0, help="signal strength snr > 0 (default 1)")
     p.add_argument("--embedding", choices=EMBEDDINGS, default="orthogonal",
                    help="encoder weights (default orthogonal)")
     p.add_argument("--simulate", action="store_true", help="Monte Carlo over training sets instead of theory")
@@ -207,26 +207,27 @@ def _risk(args) -> dict:
     model_seed, sim_seed = np.random.SeedSequence(args.seed).spawn(2)
     if args.n < 2:
         raise ValueError(f"n must be an integer >= 2, got {args.n}")
-    if args.p >= 1 and args.d >= 1:
+    reps = 1000 if args.reps is None else args.reps
+    if args.p >= 1 and args.d >= 1 and reps >= 2:
         fmt = _resources.fmt
         if args.simulate:
-            reps = 1000 if args.reps is None else args.reps
-            if reps >= 2:
-                _resources.require(f"--n {args.n} --p {fmt(args.p)} --d {fmt(args.d)} --reps {fmt(reps)}",
-                                   *_resources.sim_cost(args.n, args.p, args.d, reps))
-        else:
+            _resources.require(f"--n {args.n} --p {fmt(args.p)} --d {fmt(args.d)} --reps {fmt(reps)}",
+                               *_resources.sim_cost(args.n, args.p, args.d, reps))
+        elif args.embedding != "orthogonal":
             _resources.require(f"--p {fmt(args.p)} --d {fmt(args.d)}",
-                               *_resources.theory_cost(args.p, args.d))
-    model = make_model(args.p, args.d, args.noise, args.snr, args.embedding,
-                       rng=np.random.default_rng(model_seed))
+                               *_resources.model_cost(args.p, args.d))
+    if not args.simulate and args.embedding == "orthogonal":
+        model = None                                # Definition 3 in closed form: nothing to draw
+    else:
+        model = make_model(args.p, args.d, args.noise, args.snr, args.embedding,
+                           rng=np.random.default_rng(model_seed))
     if args.simulate:
-        reps = 1000 if args.reps is None else args.reps
         est = simulate_risk(model, args.n, reps=reps, rng=np.random.default_rng(sim_seed))
         return {"bias": est.bias, "variance": est.variance, "risk": est.risk,
                 "irreducible": est.irreducible, "total": est.total,
                 "stderr": est.stderr, "reps": est.reps, "source": "simulation"}
-    from .theory import predicted_risk
-    pred = predicted_risk(population(model), args.n)
+    from .sweep import theory_at
+    pred = theory_at(args.n, args.p, args.d, args.noise, args.snr, args.embedding, model)
     return {"bias": pred.bias, "variance": pred.variance, "risk": pred.risk,
             "irreducible": pred.irreducible, "total": pred.total, "source": pred.formula}
 
@@ -427,7 +428,7 @@ def _risk_figure(args, curves, plotting):
 
 def _sweep_parser(sub):
     p = sub.add_parser(
-        "sweep", help="theory and/or simulation over a grid of (n, p, d, sigma^2, rho), as CSV",
+        "sweep", help="theory and/or simulation over a grid of (n, p, d, sigma^2, snr), as CSV",
         formatter_class=_FORMAT,
         description=(
             "Evaluate the excess risk of the least-squares head at every point of the grid\n"
@@ -451,7 +452,7 @@ def _sweep_parser(sub):
     p.add_argument("--noise", type=_floats, required=True, metavar="LIST",
                    help="HMM noise variances sigma^2 (each in [0, 1])")
     p.add_argument("--snr", type=_floats, default=[1.0], metavar="LIST",
-                   help="signal strengths rho (each > 0; default 1)")
+                   help="signal strengths snr (each > 0; default 1)")
     p.add_argument("--embedding", type=_words, default=["orthogonal"], metavar="LIST",
                    help=f"encoders, from {', '.join(EMBEDDINGS)} (default orthogonal)")
     p.add_argument("--theory", action=argparse.BooleanOptionalAction, default=True,
@@ -471,10 +472,11 @@ def _sweep_parser(sub):
     return p
 
 
-def _worker_init() -> None:
+def _worker_init(memory: float, work: float) -> None:
     """Worker processes leave SIGINT to the parent, which ends them (no traceback per worker)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _resources.blas_single_thread().__enter__()      # for the worker's whole life
+    _resources.set_limits(memory, work)                # the parent's caps
+    blas_single_thread().__enter__()      # for the worker's whole life
 
 
 def _stop_pool(ex) -> None:
@@ -494,7 +496,7 @@ def _stop_pool(ex) -> None:
 def _sweep_command(args) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
-    from .sweep import sweep
+    from .sweep import _plan, _run
 
     if args.reps is not None and not args.simulate:
         raise ValueError(f"--reps needs --simulate, got --reps {args.reps}")
@@ -507,25 +509,24 @@ def _sweep_command(args) -> int:
     if args.band < 1:
         raise ValueError(f"band must be an integer >= 1, got {args.band}")
     grid = dict(n=args.n, p=args.p, d=args.d, noise=args.noise, snr=args.snr, embedding=args.embedding)
-    kw = dict(theory=args.theory, simulate=args.simulate, reps=200 if args.reps is None else args.reps,
-              rng=_seed(args.seed), band=args.band, progress=False if args.no_progress else None)
-    from .sweep import grid_points
-    _resources.check_grid(list(grid.values()))      # 10^12 points: refused before validating each
-    points = grid_points(grid)           # bad grids fail before any worker starts
-    if kw["reps"] >= 2:
-        _resources.check_sweep(points, args.theory, args.simulate, kw["reps"], args.band,
-                               "conditional", workers=min(args.workers, len(points)))
+    reps = 200 if args.reps is None else args.reps
+    if reps < 2:
+        raise ValueError(f"reps must be an integer >= 2, got {reps}")
+    tasks = _plan(grid, theory=args.theory, simulate=args.simulate, reps=reps, rng=_seed(args.seed),
+                  band=args.band, method="conditional", workers=args.workers)
+    progress = False if args.no_progress else None
     t0 = time.perf_counter()
     if args.workers > 1:
-        ex = ProcessPoolExecutor(max_workers=args.workers, initializer=_worker_init)
+        ex = ProcessPoolExecutor(max_workers=args.workers, initializer=_worker_init,
+                                 initargs=_resources._LIMITS.get())
         try:
-            res = sweep(grid, executor=ex, **kw)
+            res = _run(tasks, ex, progress)
         except BaseException:
             _stop_pool(ex)
             raise
         ex.shutdown()
     else:
-        res = sweep(grid, **kw)
+        res = _run(tasks, None, progress)
     if args.out == "-":
         res.to_csv(sys.stdout)
     else:
@@ -693,17 +694,8 @@ def main(argv=None) -> int:
     _features_parser(sub)
     args = parser.parse_args(argv)
     prog = f"hmmrisk {args.command}"
-    saved = {k: os.environ.get(k) for k in (_resources.ENV_MEMORY, _resources.ENV_WORK)}
     try:
-        for flag, env, sizes in (("--max-memory", _resources.ENV_MEMORY, True),
-                                 ("--max-work", _resources.ENV_WORK, False)):
-            value = getattr(args, flag[2:].replace("-", "_"))
-            if value is not None:
-                _resources.parse_amount(flag, value, sizes=sizes)     # one line naming the flag
-                os.environ[env] = value                               # seen by worker processes too
-            else:
-                _resources.max_memory() if sizes else _resources.max_work()   # a bad env var
-        with _resources.blas_single_thread():       # output independent of BLAS threads
+        with _resources.limits(*_caps(args)), blas_single_thread():   # bits independent of BLAS threads
             return args.func(args)
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -727,12 +719,22 @@ def main(argv=None) -> int:
         print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)} "
               f"(please report it)", file=sys.stderr)
         return 1
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+
+
+#: Environment variables giving the defaults of --max-memory and --max-work.
+ENV_MEMORY, ENV_WORK = "HMMRISK_MAX_MEMORY", "HMMRISK_MAX_WORK"
+
+
+def _caps(args) -> tuple[float, float]:
+    """(bytes, operations) from --max-memory / --max-work, else the environment, else the defaults."""
+    caps = []
+    for flag, env, sizes, default in (("--max-memory", ENV_MEMORY, True, _resources.DEFAULT_MAX_MEMORY),
+                                      ("--max-work", ENV_WORK, False, _resources.DEFAULT_MAX_WORK)):
+        value, name = getattr(args, flag[2:].replace("-", "_")), flag
+        if value is None:
+            value, name = os.environ.get(env), env
+        caps.append(default if value is None else _resources.parse_amount(name, value, sizes=sizes))
+    return tuple(caps)
 
 
 #: Optional dependencies: module -> (what it is, the extra of pyproject.toml installing it).

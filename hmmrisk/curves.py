@@ -1,7 +1,7 @@
 """Risk against model size: theory curves and Monte Carlo points (:ref:`ch-double-descent`).
 
 :func:`risk_curve` sweeps the model size ``p`` at fixed ``(n, d, sigma^2,
-rho, embedding)``.  For every ``p`` it draws one HMM and encoder
+snr, embedding)``.  For every ``p`` it draws one HMM and encoder
 (:func:`~hmmrisk.hmm.make_model`), evaluates the theory on that model's
 population (:func:`hmmrisk.theory.predicted_risk`: Theorem 1 exact for
 ``p < n - 1``, Definition 2 for ``p > n``) and estimates the mean excess risk
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from ._validate import (NOISE, SEED, SNR, Integer, Options, OrNone, deprecated_alias, spawn_seeds,
+from ._validate import (NOISE, SEED, SNR, Integer, Options, OrNone, spawn_seeds,
                         validate)
 from .hmm import EMBEDDINGS
 from .risk import METHODS
@@ -142,7 +142,6 @@ def _grid(ps) -> np.ndarray:
     return out
 
 
-@deprecated_alias(seed="rng")
 @validate(n=Integer(min=2), d=Integer(), noise=NOISE, snr=SNR, embedding=Options(EMBEDDINGS),
           reps=Integer(min=2), rng=SEED, band=Integer(min=1), method=Options(METHODS))
 def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
@@ -155,7 +154,7 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
     n, d : int
         Training pairs (``n >= 2``) and latent dimension (``d >= 1``).
     noise, snr : float
-        ``sigma^2`` in ``[0, 1]`` and ``rho > 0``.
+        ``sigma^2`` in ``[0, 1]`` and ``snr > 0``.
     ps : sequence of int
         Model sizes ``p >= 1``, no repeats.
     embedding : {"orthogonal", "gaussian"}
@@ -164,10 +163,9 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
         Training sets per simulated point (``>= 2``; the figures use 200).
     rng : int, numpy.random.Generator or None
         An int seed ``>= 0`` (default 0): point ``p`` is drawn by
-        :func:`hmmrisk.sweep.run_point` with ``seed=[rng, p]``
+        :func:`hmmrisk.sweep.run_point` with ``rng=[rng, p]``
         (``SeedSequence([rng, p])``).  A Generator: one child per point,
-        spawned in grid order.  ``None``: fresh OS entropy.  ``seed=`` is a
-        deprecated alias (``PendingDeprecationWarning``).
+        spawned in grid order.  ``None``: fresh OS entropy.
     band : int
         Points with ``|p - n| <= band`` are excluded (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).
@@ -181,12 +179,12 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
     p = _grid(ps)
     m = p.size
     seed = rng if isinstance(rng, int) else None
-    seeds = [[seed, int(pi)] for pi in p] if seed is not None else spawn_seeds(rng, m)
+    seeds = [np.random.SeedSequence([seed, int(pi)]) for pi in p] if seed is not None else spawn_seeds(rng, m)
     sim = np.full((4, m), np.nan)
     excluded = np.abs(p - n) <= band
     pops = []
     for i, pi in enumerate(p):
-        run = run_point(n, int(pi), d, noise, snr, seed=seeds[i], embedding=embedding,
+        run = run_point(n, int(pi), d, noise, snr, rng=seeds[i], embedding=embedding,
                         reps=reps, method=method, simulate=not excluded[i])
         pops.append(population(run.model))
         if excluded[i]:
@@ -199,7 +197,6 @@ def risk_curve(n: int, d: int, noise: float, ps, snr: float = 1.0,
                      sim_bias=sim[2], sim_variance=sim[3], excluded=excluded)
 
 
-@deprecated_alias(seed="rng")
 @validate(reps=OrNone(Integer(min=2)), rng=OrNone(SEED))
 def figure1_curves(reps: int | None = None, ps=None, rng=None, noises=None) -> dict:
     """Figure 1: ``{sigma^2: RiskCurve}`` with :data:`FIGURE1`'s parameters.
@@ -209,15 +206,13 @@ def figure1_curves(reps: int | None = None, ps=None, rng=None, noises=None) -> d
     ``python -m hmmrisk figure 1``.  ``rng=None`` is the figure's seed
     (``FIGURE1["seed"]``, 2024), not fresh entropy; an int or a Generator is
     passed to :func:`risk_curve` (every curve from an int shares its encoders;
-    a Generator spawns each curve's points in turn).  ``seed=`` is a
-    deprecated alias.
+    a Generator spawns each curve's points in turn).
     """
     cfg, kw = _figure_config(FIGURE1, reps, ps, rng)
     noises = cfg["noises"] if noises is None else _distinct("noises", noises)
     return {noise: risk_curve(cfg["n"], cfg["d"], noise, **kw) for noise in noises}
 
 
-@deprecated_alias(seed="rng")
 @validate(reps=OrNone(Integer(min=2)), rng=OrNone(SEED))
 def figure2_curves(reps: int | None = None, ps=None, rng=None, ns=None) -> dict:
     """Figure 2: ``{n: RiskCurve}`` with :data:`FIGURE2`'s parameters (``ns`` overrides the sample sizes).

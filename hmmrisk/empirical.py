@@ -214,7 +214,7 @@ class FeaturePopulation:
         formula = np.full(m, "definition2", dtype=object)
         under = r <= nn
         if under.any():
-            variance[under] = theorem1(nn[under], float(r), tr_sigma_r=tr, exact=True)
+            variance[under] = theorem1(nn[under], float(r), irreducible=tr, exact=True)
             formula[under] = "theorem1-exact"
             formula[under & (r >= nn - 1)] = "threshold"       # infinite mean risk
         over = ~under

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from ._validate import (NOISE, SEED, SNR, Integer, Interval, Real, deprecated_alias, spawn_seeds,
+from ._validate import (NOISE, SEED, SNR, Integer, Interval, Real, spawn_seeds,
                         validate)
 
 _POSITIVE = Real(gt=0.0, array=True)
@@ -84,12 +84,12 @@ class ExactVsAsymptotic:
         return np.where(np.abs(self.p - self.n) <= 1, np.inf, gap)
 
 
-@validate(n=Integer(min=2, array=True), p=Integer(array=True), signal=_SIGNAL, tr_sigma_r=_POSITIVE)
-def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
+@validate(n=Integer(min=2, array=True), p=Integer(array=True), signal=_SIGNAL, irreducible=_POSITIVE)
+def isotropic(n, p, signal=0.0, irreducible=1.0) -> ExactVsAsymptotic:
     """Exact and asymptotic mean risk for isotropic ``Sigma_x`` (:prf:ref:`prop-finite-n-gap`).
 
     With Gaussian rows, ``Sigma_x = c I_p``, ``S = c ||B*||_F^2`` (``signal``)
-    and ``tr Sigma_r`` (``tr_sigma_r``):
+    and ``tr Sigma_r`` (``irreducible``):
 
     * ``p <= n``: exact ``(0, T p / (n - p - 1))`` and asymptotic
       ``(0, T gamma / (1 - gamma))``, both from
@@ -100,7 +100,7 @@ def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
       :func:`hmmrisk.theory.definition2` on the spectrum ``c I_p``
       (``S (1 - n/p)``, ``T n / (p - n)``).
 
-    ``n``, ``p``, ``signal`` and ``tr_sigma_r`` broadcast against each other.
+    ``n``, ``p``, ``signal`` and ``irreducible`` broadcast against each other.
     The risk depends on ``c`` and ``B*`` only through ``S`` (rescale
     ``x -> x / sqrt(c)``, ``B* -> sqrt(c) B*``), so Definition 2 is
     evaluated with ``c = 1``.
@@ -113,7 +113,7 @@ def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
         Model sizes, ``p >= 1``.
     signal : float or array
         ``S = tr(B*^T Sigma_x B*) >= 0`` (unused for ``p < n``).
-    tr_sigma_r : float or array
+    irreducible : float or array
         ``tr Sigma_r > 0``.
 
     Returns
@@ -121,15 +121,15 @@ def isotropic(n, p, signal=0.0, tr_sigma_r=1.0) -> ExactVsAsymptotic:
     ExactVsAsymptotic
         Float arrays of the broadcast shape of the arguments.
     """
-    n, p, s, t = np.broadcast_arrays(n, p, signal, tr_sigma_r)
+    n, p, s, t = np.broadcast_arrays(n, p, signal, irreducible)
     shape = n.shape
     n, p, s, t = (a.ravel() for a in (n, p, s, t))
     eb, ev, ab, av = (np.zeros(n.size) for _ in range(4))
     under = p <= n
     for nv in np.unique(n[under]):
         k = under & (n == nv)
-        ev[k] = theorem1(int(nv), p[k], tr_sigma_r=t[k], exact=True)
-        av[k] = theorem1(int(nv), p[k], tr_sigma_r=t[k], exact=False)
+        ev[k] = theorem1(int(nv), p[k], irreducible=t[k], exact=True)
+        av[k] = theorem1(int(nv), p[k], irreducible=t[k], exact=False)
     over = ~under
     if np.any(over):
         no, po, so, to = n[over], p[over], s[over], t[over]
@@ -149,8 +149,8 @@ def _variance_share(n, p, s, t):
         return np.where(p > n, var / (var + bias), 1.0)
 
 
-@validate(n=_POSITIVE, p=_POSITIVE, signal=_SIGNAL, tr_sigma_r=_POSITIVE)
-def isotropic_gap(n, p, signal=0.0, tr_sigma_r=1.0):
+@validate(n=_POSITIVE, p=_POSITIVE, signal=_SIGNAL, irreducible=_POSITIVE)
+def isotropic_gap(n, p, signal=0.0, irreducible=1.0):
     """Relative gap ``exact / asymptotic - 1`` in closed form (:prf:ref:`prop-finite-n-gap`).
 
     ``gap = nu / (|p - n| - 1)`` for ``|p - n| > 1`` (``inf`` otherwise), with
@@ -168,26 +168,26 @@ def isotropic_gap(n, p, signal=0.0, tr_sigma_r=1.0):
     float or array
         Broadcast shape of the arguments; a float if all are scalars.
     """
-    scalar = all(np.ndim(a) == 0 for a in (n, p, signal, tr_sigma_r))   # 0-d after validation
-    n, p, s, t = np.broadcast_arrays(n, p, signal, tr_sigma_r)
+    scalar = all(np.ndim(a) == 0 for a in (n, p, signal, irreducible))   # 0-d after validation
+    n, p, s, t = np.broadcast_arrays(n, p, signal, irreducible)
     dist = np.abs(p - n) - 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(dist > 0, _variance_share(n, p, s, t) / np.where(dist > 0, dist, 1.0), np.inf)
     return float(out) if scalar else out
 
 
-@validate(gamma=_POSITIVE, signal=_SIGNAL, tr_sigma_r=_POSITIVE)
-def leading_order(gamma, signal=0.0, tr_sigma_r=1.0):
+@validate(gamma=_POSITIVE, signal=_SIGNAL, irreducible=_POSITIVE)
+def leading_order(gamma, signal=0.0, irreducible=1.0):
     """``C = lim n * gap`` at fixed ``gamma = p / n`` (:prf:ref:`prop-finite-n-gap`).
 
     ``C = 1 / (1 - gamma)`` for ``gamma < 1``;
     ``C = nu / (gamma - 1)`` with ``nu = 1 / (1 + (S / tr Sigma_r)(gamma - 1)^2 / gamma)``
     for ``gamma > 1`` (isotropic ``Sigma_x``), where the ratio ``S / tr Sigma_r`` of
-    ``signal`` to ``tr_sigma_r`` is held fixed as ``n`` grows.  ``inf`` at
+    ``signal`` to ``irreducible`` is held fixed as ``n`` grows.  ``inf`` at
     ``gamma = 1``.
     """
-    scalar = all(np.ndim(a) == 0 for a in (gamma, signal, tr_sigma_r))   # 0-d after validation
-    g, s, t = np.broadcast_arrays(gamma, signal, tr_sigma_r)
+    scalar = all(np.ndim(a) == 0 for a in (gamma, signal, irreducible))   # 0-d after validation
+    g, s, t = np.broadcast_arrays(gamma, signal, irreducible)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(g > 1, 1.0 / (1.0 + (s / t) * (g - 1.0) ** 2 / g), 1.0)
         out = np.where(g == 1, np.inf, v / np.abs(1.0 - g))
@@ -229,7 +229,7 @@ class MeasuredGap:
     exact : (m,) array
         Exact mean excess risk where known in closed form: Theorem 1 for
         ``p < n - 1`` (any ``Sigma_x``), :prf:ref:`prop-isotropic` for
-        ``p > n + 1`` when ``p <= d`` (then ``Sigma_x = (1 + rho) I``);
+        ``p > n + 1`` when ``p <= d`` (then ``Sigma_x = (1 + snr) I``);
         ``NaN`` elsewhere.
     sim_risk, sim_stderr, sim_bias, sim_variance : (m,) arrays
         Monte Carlo means over ``reps`` training sets and the standard error
@@ -279,7 +279,6 @@ class MeasuredGap:
         return v / (np.abs(self.p - self.n) - 1.0)
 
 
-@deprecated_alias(seed="rng")
 @validate(gamma=Real(gt=0.0), psi=Real(gt=0.0), noise=NOISE, snr=SNR, rng=SEED)
 def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap:
     """Definition 3 against the Monte Carlo mean risk of the HMM head as ``n`` grows.
@@ -287,7 +286,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap
     For each ``n`` in ``ns``: ``p = round(gamma n)``, ``d = max(1, round(psi p))``,
     one orthogonal-embedding model (:func:`~hmmrisk.hmm.make_model`) and ``reps``
     training sets (:func:`~hmmrisk.risk.simulate_risk`), drawn by the runner
-    :func:`hmmrisk.sweep.run_point` with ``seed=[rng, n]`` (an int ``rng``) so that a point
+    :func:`hmmrisk.sweep.run_point` with ``rng=[rng, n]`` (an int ``rng``) so that a point
     does not depend on the rest of ``ns``.  With ``psi >= 1`` (``d >= p``) the features are
     isotropic and the exact mean is known on both sides of the threshold.
 
@@ -300,13 +299,13 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap
     gamma, psi : float
         ``p / n > 0`` and ``d / p > 0``.
     noise, snr : float
-        ``sigma^2`` in ``[0, 1]`` and ``rho > 0``.
+        ``sigma^2`` in ``[0, 1]`` and ``snr > 0``.
     reps : int or sequence of int
         Training sets per ``n`` (``>= 2``), one value or one per ``n``.
     rng : int, numpy.random.Generator or None
         An int seed ``>= 0`` (default 0; point ``n`` uses ``SeedSequence([rng, n])``),
         a Generator (one spawned child per ``n``, in the order of ``ns``) or
-        ``None`` (fresh OS entropy).  ``seed=`` is a deprecated alias.
+        ``None`` (fresh OS entropy).
 
     Returns
     -------
@@ -318,7 +317,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap
     n = np.array([check.integer("ns", v, minimum=2) for v in arr.tolist()], dtype=np.int64)
     if np.unique(n).size != n.size:
         raise ValueError(f"ns must not repeat a sample size, got {ns!r}")
-    seeds = [[rng, int(v)] for v in n] if isinstance(rng, int) else spawn_seeds(rng, n.size)
+    seeds = [np.random.SeedSequence([rng, int(v)]) for v in n] if isinstance(rng, int) else spawn_seeds(rng, n.size)
     r = np.asarray(reps)
     if r.ndim > 1 or (r.ndim == 1 and r.size != n.size):
         raise ValueError(f"reps must be one integer or one per sample size ({n.size}), got {reps!r}")
@@ -338,7 +337,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap
     exact = np.full(m, np.nan)
     for i in range(m):
         ni, pi, di = int(n[i]), int(p[i]), int(d[i])
-        est = run_point(ni, pi, di, noise, snr, seed=seeds[i], reps=int(reps_arr[i])).estimate
+        est = run_point(ni, pi, di, noise, snr, rng=seeds[i], reps=int(reps_arr[i])).estimate
         k = np.sqrt(est.reps)
         sim[:, i] = (est.risk, est.stderr, est.bias, est.variance,
                      est.biases.std(ddof=1) / k, est.variances.std(ddof=1) / k)
@@ -346,7 +345,7 @@ def measured_gap(ns, gamma, psi, noise, snr=1.0, reps=200, rng=0) -> MeasuredGap
         bias[i], variance[i], irr[i], formula[i] = pred.bias, pred.variance, pred.irreducible, pred.formula
         s1, rr, b1, tr = orthogonal_spectrum(float(pi), di, noise, snr)
         if pi < ni - 1:
-            exact[i] = theorem1(ni, pi, tr_sigma_r=float(tr), exact=True)
+            exact[i] = theorem1(ni, pi, irreducible=float(tr), exact=True)
         elif pi > ni + 1 and pi <= di:
             exact[i] = float(isotropic(ni, pi, float(rr * s1 * b1), float(tr)).exact_risk)
     asym = Predictions(p=p.astype(float), bias=bias, variance=variance, irreducible=irr,

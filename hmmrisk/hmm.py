@@ -13,12 +13,12 @@ with ``A = sqrt(1 - sigma^2) Q`` and ``Q`` Haar-orthogonal, so that
 and the downstream task predicts ``y_t = z_{t+1}`` from ``x_t`` with a linear
 head.  Two encoders (``embedding``):
 
-* ``"orthogonal"``: ``W = sqrt(rho p / d) U`` with ``U`` having orthonormal
-  columns (``p >= d``), or ``W = sqrt(rho) U`` with orthonormal rows
+* ``"orthogonal"``: ``W = sqrt(snr p / d) U`` with ``U`` having orthonormal
+  columns (``p >= d``), or ``W = sqrt(snr) U`` with orthonormal rows
   (``p < d``);
-* ``"gaussian"``: i.i.d. entries ``N(0, rho / d)``.
+* ``"gaussian"``: i.i.d. entries ``N(0, snr / d)``.
 
-Either way each feature carries signal variance ``rho`` on average.
+Either way each feature carries signal variance ``snr`` on average.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _resources
+from ._blas import blas_single_thread
 from . import _validate as check
 from ._validate import NOISE, RNG, SNR, Integer, Options, validate
 
@@ -51,18 +52,17 @@ def encoder_weights(p: int, d: int, snr: float = 1.0, embedding: str = "orthogon
                     rng=None) -> np.ndarray:
     """The encoder's ``p x d`` weight matrix ``W`` (:ref:`ch-model`).
 
-    ``"orthogonal"``: ``W = sqrt(rho p/d) U``, ``U^T U = I_d`` for ``p >= d``;
-    ``W = sqrt(rho) U``, ``U U^T = I_p`` for ``p < d``.
-    ``"gaussian"``: ``W_ij ~ N(0, rho/d)`` i.i.d.
+    ``"orthogonal"``: ``W = sqrt(snr p/d) U``, ``U^T U = I_d`` for ``p >= d``;
+    ``W = sqrt(snr) U``, ``U U^T = I_p`` for ``p < d``.
+    ``"gaussian"``: ``W_ij ~ N(0, snr/d)`` i.i.d.
     """
-    rho = snr
     if embedding == "gaussian":
-        return rng.standard_normal((p, d)) * np.sqrt(rho / d)
+        return rng.standard_normal((p, d)) * np.sqrt(snr / d)
     if p >= d:
         u, _ = np.linalg.qr(rng.standard_normal((p, d)))        # p x d, U^T U = I_d
-        return np.sqrt(rho * p / d) * u
+        return np.sqrt(snr * p / d) * u
     u, _ = np.linalg.qr(rng.standard_normal((d, p)))            # d x p, orthonormal columns
-    return np.sqrt(rho) * u.T                                    # p x d, U U^T = I_p
+    return np.sqrt(snr) * u.T                                    # p x d, U U^T = I_p
 
 
 @dataclass(frozen=True, eq=False)
@@ -169,9 +169,8 @@ def make_model(p: int, d: int, noise: float, snr: float = 1.0,
     >>> model.W.shape, model.A.shape
     ((20, 5), (5, 5))
     """
-    rho = snr
-    _resources.check_model(p, d, rho)
-    with _resources.blas_single_thread():        # QR bits independent of BLAS threads
+    _resources.check_model(p, d, snr)
+    with blas_single_thread():        # QR bits independent of BLAS threads
         A = np.sqrt(1.0 - noise) * haar_orthogonal(d, rng)
-        W = encoder_weights(p, d, rho, embedding, rng)
+        W = encoder_weights(p, d, snr, embedding, rng)
     return HeadTuningModel(A=A, W=W, noise=noise)

@@ -272,8 +272,8 @@ def phase_figure(diagrams, titles=None, figsize=None):
     Colour: ``T(p*)/d``, the total risk of the best model relative to no model
     (1 where ``p* = 0``), with thin labelled contours at 0.25, 0.5, 0.75.
     Hatched: ``p* = 0``.  Solid line: the boundary
-    ``sigma0^2(rho)``; dashed: ``sigma_u^2(rho)`` (below it small models beat
-    ``p = 0``); crosses: cells where a finite ``p*`` wins (if any).  ``rho``
+    ``sigma0^2(snr)``; dashed: ``sigma_u^2(snr)`` (below it small models beat
+    ``p = 0``); crosses: cells where a finite ``p*`` wins (if any).  ``snr``
     on a log axis.  Returns a closed figure (display it with ``myst_nb.glue``).
     """
     from .sweet_spot import PhaseDiagram

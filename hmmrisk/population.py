@@ -90,18 +90,13 @@ class Population:
         return self.p - self.eigvals.size
 
     @property
-    def tr_sigma_r(self) -> float:
+    def irreducible(self) -> float:
         """``tr Sigma_r``: the irreducible next-token risk (it falls as p grows).
 
-        The package's one name for it (``Prediction.tr_sigma_r``, the
-        ``tr_sigma_r`` arguments of :mod:`hmmrisk.theory`).
+        The package's one name for it (``Prediction.irreducible``, the
+        ``irreducible`` arguments of :mod:`hmmrisk.theory`).
         """
         return float(np.trace(self.Sigma_r))
-
-    @property
-    def tr_Sigma_r(self) -> float:
-        """Alias of :attr:`tr_sigma_r` (the name the chapters use)."""
-        return self.tr_sigma_r
 
     @property
     def norm_B_star_sq(self) -> float:
@@ -154,7 +149,7 @@ def population(model: HeadTuningModel) -> Population:
     >>> pop = hr.population(hr.make_model(20, 5, 0.5, rng=0))
     >>> pop.p, pop.n_unit                     # p - d eigenvalues 1 (the unit block)
     (20, 15)
-    >>> round(pop.tr_Sigma_r, 12)             # (1 - sigma^2) d / s1 + d sigma^2, s1 = 1 + p/d
+    >>> round(pop.irreducible, 12)             # (1 - sigma^2) d / s1 + d sigma^2, s1 = 1 + p/d
     3.0
     """
     if not isinstance(model, HeadTuningModel):

@@ -1,9 +1,9 @@
-"""Theory and simulation over a grid of ``(n, p, d, sigma^2, rho)``, serially or on a cluster.
+"""Theory and simulation over a grid of ``(n, p, d, sigma^2, snr)``, serially or on a cluster.
 
 :func:`sweep` evaluates the excess risk of the least-squares head at every
 point of the Cartesian product of the grid's axes, in this order (the first
 varies slowest): ``n``, ``p``, ``d``, ``noise`` (``sigma^2``), ``snr``
-(``rho``), ``embedding``.  It adds no formula of its own; each point calls
+(``snr``), ``embedding``.  It adds no formula of its own; each point calls
 the book's functions:
 
 * theory: for the orthogonal embedding Definition 3 (:prf:ref:`def-hmm-risk`,
@@ -21,7 +21,7 @@ Seeds
 -----
 Every point is an independent task.  With an int ``rng`` (the default, ``0``)
 its model and its training sets come from
-``np.random.SeedSequence([rng, n, p, d, bits(sigma^2), bits(rho), e]).spawn(2)``
+``np.random.SeedSequence([rng, n, p, d, bits(sigma^2), bits(snr), e]).spawn(2)``
 (``bits`` = the 64-bit IEEE pattern of the float, ``e`` the index of the
 embedding in :data:`hmmrisk.hmm.EMBEDDINGS`), so a point's numbers depend only
 on the point and ``seed``: not on the rest of the grid, its order, or which
@@ -78,8 +78,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _resources
+from ._blas import blas_single_thread
 from . import _validate as check
-from ._validate import NOISE, SEED, SNR, Integer, Options, deprecated_alias, spawn_seeds, validate
+from ._validate import NOISE, SEED, SNR, Integer, Options, spawn_seeds, validate
 from ._io import atomic_write
 from .hmm import EMBEDDINGS, HeadTuningModel, make_model
 from .population import population
@@ -87,7 +88,7 @@ from .risk import METHODS, simulate_risk
 from .theory import definition3, predicted_risk
 
 __all__ = ["AXES", "COLUMNS", "PointRun", "SweepResult", "grid_points", "point_seed", "run_point",
-           "sweep"]
+           "sweep", "theory_at"]
 
 #: The grid's axes, in the order of the Cartesian product (the first varies slowest).
 AXES = ("n", "p", "d", "noise", "snr", "embedding")
@@ -257,7 +258,7 @@ def grid_points(grid) -> list:
     to 1 and ``embedding`` to ``"orthogonal"``.
     """
     if not hasattr(grid, "keys"):
-        raise ValueError(f"grid must be a mapping from {AXES} to values, got {type(grid).__name__}")
+        raise TypeError(f"grid must be a mapping from {AXES} to values, got {type(grid).__name__}")
     unknown = sorted(set(grid) - set(AXES))
     if unknown:
         raise ValueError(f"grid has unknown axes {unknown}; the axes are {list(AXES)}")
@@ -273,11 +274,11 @@ def _bits(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", float(x)))[0]
 
 
-@validate(seed=Integer(min=0))
-def point_seed(seed: int, point) -> np.random.SeedSequence:
+@validate(rng=Integer(min=0))
+def point_seed(rng: int, point) -> np.random.SeedSequence:
     """The seed sequence of one grid point (see the module docstring).
 
-    ``SeedSequence([seed, n, p, d, bits(noise), bits(snr), index(embedding)])``;
+    ``SeedSequence([rng, n, p, d, bits(noise), bits(snr), index(embedding)])``;
     its two children seed :func:`~hmmrisk.hmm.make_model` and
     :func:`~hmmrisk.risk.simulate_risk`.
     """
@@ -288,7 +289,7 @@ def point_seed(seed: int, point) -> np.random.SeedSequence:
                          f"got {point!r}") from None
     if embedding not in EMBEDDINGS:
         raise ValueError(f"point's embedding must be one of {list(EMBEDDINGS)}, got {embedding!r}")
-    return np.random.SeedSequence([seed, int(n), int(p), int(d), _bits(noise + 0.0), _bits(snr),
+    return np.random.SeedSequence([rng, int(n), int(p), int(d), _bits(noise + 0.0), _bits(snr),
                                    EMBEDDINGS.index(embedding)])
 
 
@@ -311,24 +312,25 @@ class PointRun(NamedTuple):
 
 @validate(n=Integer(min=2), p=Integer(), d=Integer(), noise=NOISE, snr=SNR,
           embedding=Options(EMBEDDINGS), reps=Integer(min=2), method=Options(METHODS))
-def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", reps: int = 200,
+def run_point(n, p, d, noise, snr=1.0, *, rng, embedding: str = "orthogonal", reps: int = 200,
               ridge=0.0, method: str = "conditional", simulate: bool = True,
               common_random_numbers: bool = True) -> PointRun:
     """Draw the model of one point and simulate its risk: the book's one seeded runner.
 
-    The point's :class:`numpy.random.SeedSequence` (``seed``: a
-    ``SeedSequence``, an int or a sequence of ints as its entropy) spawns two
+    The point's :class:`numpy.random.SeedSequence` (``rng``: a
+    ``SeedSequence`` or an int, its entropy) spawns two
     children: the first seeds :func:`~hmmrisk.hmm.make_model`, the second the
     training sets of :func:`~hmmrisk.risk.simulate_risk`.  Each caller chooses the
-    entropy: :func:`hmmrisk.curves.risk_curve` uses ``[seed, p]`` (common
-    encoders across ``sigma^2`` and ``n``), :func:`hmmrisk.finite_n.measured_gap`
-    ``[seed, n]``, :func:`sweep` :func:`point_seed`.
+    entropy: :func:`hmmrisk.curves.risk_curve` uses ``SeedSequence([rng, p])``
+    (common encoders across ``sigma^2`` and ``n``),
+    :func:`hmmrisk.finite_n.measured_gap` ``SeedSequence([rng, n])``,
+    :func:`sweep` :func:`point_seed`.
 
     Parameters
     ----------
     n, p, d, noise, snr
-        Sample size, model size, latent dimension, ``sigma^2`` and ``rho``.
-    seed : SeedSequence, int or sequence of int
+        Sample size, model size, latent dimension, ``sigma^2`` and ``snr``.
+    rng : SeedSequence or int
         The point's seed (see above).
     embedding, reps, method
         As in :func:`~hmmrisk.hmm.make_model` and :func:`~hmmrisk.risk.simulate_risk`.
@@ -349,31 +351,54 @@ def run_point(n, p, d, noise, snr=1.0, *, seed, embedding: str = "orthogonal", r
 
     Examples
     --------
+    >>> import numpy as np
     >>> from hmmrisk.sweep import run_point
-    >>> run = run_point(40, 10, 5, 0.5, seed=[0, 10], reps=20)
+    >>> run = run_point(40, 10, 5, 0.5, rng=np.random.SeedSequence([0, 10]), reps=20)
     >>> run.model.p, run.estimate.reps
     (10, 20)
     """
-    if not isinstance(seed, np.random.SeedSequence):
-        try:
-            seed = np.random.SeedSequence(seed)
-        except (TypeError, ValueError):
-            raise ValueError(f"seed must be a SeedSequence, a non-negative int or a sequence of them, "
-                             f"got {seed!r}") from None
-    model_ss, sim_ss = seed.spawn(2)
+    if not isinstance(rng, np.random.SeedSequence):
+        rng = np.random.SeedSequence(check.integer("rng", rng, minimum=0))
+    model_ss, sim_ss = rng.spawn(2)
     model = make_model(p, d, noise, snr, embedding, rng=np.random.default_rng(model_ss))
     if not simulate:
         return PointRun(model, None)
     lams = np.atleast_1d(check.real_array("ridge", ridge, low=0.0))
     if lams.ndim != 1:
         raise ValueError(f"ridge must be a number or a non-empty 1-d sequence, got {ridge!r}")
-    rng = np.random.default_rng(sim_ss)
+    gen = np.random.default_rng(sim_ss)
     ests = []
     for lam in lams.tolist():
         if common_random_numbers:
-            rng = np.random.default_rng(sim_ss)
-        ests.append(simulate_risk(model, n, reps=reps, rng=rng, ridge=lam, method=method))
+            gen = np.random.default_rng(sim_ss)
+        ests.append(simulate_risk(model, n, reps=reps, rng=gen, ridge=lam, method=method))
     return PointRun(model, ests[0] if np.ndim(ridge) == 0 else tuple(ests))
+
+
+def theory_at(n, p, d, noise, snr=1.0, embedding: str = "orthogonal", model=None):
+    """The theory at one point: the one path of :func:`sweep`, ``hmmrisk risk`` and the book.
+
+    For the orthogonal embedding Definition 3 in closed form
+    (:func:`hmmrisk.theory.definition3`, no draw: ``model`` is ignored); for
+    the Gaussian embedding :func:`hmmrisk.theory.predicted_risk` on the
+    population of ``model``, the drawn :class:`~hmmrisk.hmm.HeadTuningModel`
+    of the point.  Returns a :class:`~hmmrisk.theory.Prediction`.
+
+    Examples
+    --------
+    >>> from hmmrisk.sweep import theory_at
+    >>> theory_at(100, 150, 50, 0.5).formula
+    'definition2'
+    """
+    check.choice("embedding", embedding, EMBEDDINGS)
+    if embedding == "orthogonal":
+        return definition3(n, p, d, noise, snr)
+    if not isinstance(model, HeadTuningModel):
+        raise TypeError(f"model must be the point's HeadTuningModel for embedding = {embedding!r}, "
+                        f"got {type(model).__name__}")
+    if (model.p, model.d) != (p, d):
+        raise ValueError(f"model must have p = {p}, d = {d}, got p = {model.p}, d = {model.d}")
+    return predicted_risk(population(model), check.integer("n", n, minimum=2))
 
 
 # ---------------------------------------------------------------------------
@@ -386,7 +411,7 @@ def _run_point(task) -> dict:
     ``seed`` is the int of ``rng=`` (the point's seed is :func:`point_seed`) or
     the point's own spawned :class:`numpy.random.SeedSequence`.
     """
-    with _resources.blas_single_thread():        # same bits on any worker, any BLAS setting
+    with blas_single_thread():        # same bits on any worker, any BLAS setting
         return _point_row(*task)
 
 
@@ -401,13 +426,10 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
     run = None
     if do_sim or embedding != "orthogonal" or not theory:
         ss = seed if isinstance(seed, np.random.SeedSequence) else point_seed(seed, point)
-        run = run_point(n, p, d, noise, snr, seed=ss, embedding=embedding,
+        run = run_point(n, p, d, noise, snr, rng=ss, embedding=embedding,
                         reps=reps, method=method, simulate=do_sim)
     if theory:
-        if embedding == "orthogonal":
-            pred = definition3(n, p, d, noise, snr)
-        else:
-            pred = predicted_risk(population(run.model), n)
+        pred = theory_at(n, p, d, noise, snr, embedding, None if run is None else run.model)
         row.update(formula=pred.formula, theory_bias=float(pred.bias),
                    theory_variance=float(pred.variance), theory_risk=float(pred.risk),
                    irreducible=float(pred.irreducible), theory_total=float(pred.total))
@@ -420,7 +442,7 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
                    sim_total=float(est.risk) + row["irreducible"], sim_reps=int(est.reps))
     elif not theory:
         # simulation only, point inside the band: still report tr Sigma_r of the model
-        row["irreducible"] = float(population(run.model).tr_sigma_r)
+        row["irreducible"] = float(population(run.model).irreducible)
     return row
 
 
@@ -428,7 +450,6 @@ def _point_row(point, theory, simulate, reps, seed, band, method) -> dict:
 # The sweep
 # ---------------------------------------------------------------------------
 
-@deprecated_alias(seed="rng")
 @validate(reps=Integer(min=2), rng=SEED, band=Integer(min=1), method=Options(METHODS))
 def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200, rng=0,
           band: int = 3, method: str = "conditional", executor=None, progress=None) -> SweepResult:
@@ -449,8 +470,7 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
     rng : int, numpy.random.Generator or None
         An int seed ``>= 0`` (default 0) or a Generator (one child spawned per
         point, in grid order), or ``None`` (fresh OS entropy); point seeds
-        follow the module docstring.  ``seed=`` is a deprecated alias
-        (``PendingDeprecationWarning``).
+        follow the module docstring.
     band : int
         Points with ``|p - n| <= band`` are not simulated (``>= 1``; the mean
         risk is infinite for ``|p - n| <= 1``).
@@ -469,21 +489,36 @@ def sweep(grid, *, theory: bool = True, simulate: bool = False, reps: int = 200,
     SweepResult
         One row per point, in grid order.
     """
+    return _run(_plan(grid, theory=theory, simulate=simulate, reps=reps, rng=rng, band=band,
+                      method=method), executor, progress)
+
+
+def _plan(grid, *, theory, simulate, reps, rng, band, method, workers: int = 1) -> list:
+    """The tasks of :func:`sweep` (one per point, in grid order), every argument checked once.
+
+    ``reps``, ``rng``, ``band`` and ``method`` come cleaned by :func:`sweep`'s
+    declaration (the command line passes checked values); the grid, the
+    flags and the resources (for ``workers`` points at once) are checked here.
+    """
     points = grid_points(grid)
     for name, value in (("theory", theory), ("simulate", simulate)):
         if not isinstance(value, (bool, np.bool_)):
-            raise ValueError(f"{name} must be True or False, got {value!r}")
+            raise TypeError(f"{name} must be True or False, got {value!r}")
     if not (theory or simulate):
         raise ValueError("theory and simulate are both False: nothing to compute")
-    if executor is not None and not callable(getattr(executor, "submit", None)):
-        raise ValueError(f"executor must have a submit method (a concurrent.futures.Executor "
-                         f"or distributed.Client) or be None, got {type(executor).__name__}")
-    if progress is not None and not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"progress must be True, False or None, got {progress!r}")
-
-    _resources.check_sweep(points, theory, simulate, reps, band, method)
+    _resources.check_sweep(points, theory, simulate, reps, band, method,
+                           workers=min(workers, len(points)))
     seeds = [rng] * len(points) if isinstance(rng, int) else spawn_seeds(rng, len(points))
-    tasks = [(pt, bool(theory), bool(simulate), reps, ss, band, method) for pt, ss in zip(points, seeds)]
+    return [(pt, bool(theory), bool(simulate), reps, ss, band, method) for pt, ss in zip(points, seeds)]
+
+
+def _run(tasks, executor=None, progress=None) -> SweepResult:
+    """Run the tasks of :func:`_plan` here or on ``executor``; rows in grid order."""
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"executor must have a submit method (a concurrent.futures.Executor "
+                        f"or distributed.Client) or be None, got {type(executor).__name__}")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc="sweep", unit="pt", file=sys.stderr,

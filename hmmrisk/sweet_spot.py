@@ -6,21 +6,21 @@ encoder, Theorem 1 in its exact finite-``n`` form below the threshold).
 ``p = 0`` means "no features": the head predicts ``0`` and ``T(0) = d``;
 ``p = inf`` means the limit of Theorem 3 (:prf:ref:`thm-double-descent`),
 ``T_inf = R_inf + d sigma^2``.  Write ``m = n - 1`` and
-``alpha = rho (1 - sigma^2) / (1 + rho)``.
+``alpha = snr (1 - sigma^2) / (1 + snr)``.
 
 * Below ``d`` (:prf:ref:`cor-total-small`): ``T(p) = (d - alpha p) m / (m - p)``,
   increasing iff ``alpha m < d``.
-* On ``[d, m)`` (:prf:ref:`prop-sweet-under`): with ``x = d + rho p``,
-  ``T'(p)`` has the sign of ``h(x) = sigma^2 x^2 + 2 (1 - sigma^2) d x - (1 - sigma^2) d (d + rho m)``,
+* On ``[d, m)`` (:prf:ref:`prop-sweet-under`): with ``x = d + snr p``,
+  ``T'(p)`` has the sign of ``h(x) = sigma^2 x^2 + 2 (1 - sigma^2) d x - (1 - sigma^2) d (d + snr m)``,
   increasing in ``p``; so ``T`` is quasi-convex on ``[0, m)`` and its
   minimiser there is ``0`` if ``alpha m <= d``, else ``max(d, p_root)``,
-  ``p_root = (x_root - d) / rho`` with ``x_root`` the positive root of ``h``.
+  ``p_root = (x_root - d) / snr`` with ``x_root`` the positive root of ``h``.
 * For every fixed ``p``, ``T`` is affine in ``sigma^2`` (``kappa`` does not
   depend on it), and ``T_inf <= d`` iff
-  ``sigma^2 <= sigma0^2(rho) = 1 - d tau / (n (2 - tau))``
+  ``sigma^2 <= sigma0^2(snr) = 1 - d tau / (n (2 - tau))``
   (:prf:ref:`prop-sweet-boundary`, ``tau`` as in Theorem 3).
 
-:func:`phase_diagram` uses the affinity: for each ``rho`` it evaluates
+:func:`phase_diagram` uses the affinity: for each ``snr`` it evaluates
 Definition 3 at ``sigma^2 = 0`` and ``1`` only and gets every ``sigma^2`` by
 broadcasting.
 """
@@ -79,7 +79,7 @@ def total_risk_curve(n, d, noise, snr, ps):
     n, d : int
         Sample size ``n >= 3`` and latent dimension ``d >= 1``.
     noise, snr : float
-        ``sigma^2 in [0, 1]`` and ``rho > 0``.
+        ``sigma^2 in [0, 1]`` and ``snr > 0``.
     ps : float or array
         Model sizes ``p >= 0``; ``np.inf`` allowed.
 
@@ -87,7 +87,6 @@ def total_risk_curve(n, d, noise, snr, ps):
     -------
     float or array shaped like ``ps``
     """
-    rho = snr
     scalar = np.ndim(ps) == 0
     try:
         p = np.asarray(ps, dtype=float)
@@ -96,15 +95,15 @@ def total_risk_curve(n, d, noise, snr, ps):
     if isinstance(ps, (bool, np.bool_)) or p.size == 0 or np.any(np.isnan(p)) or np.any(p < 0):
         raise ValueError(f"ps must be non-empty model sizes >= 0 (inf allowed), got {ps!r}")
     out = np.empty(p.shape)
-    alpha = rho * (1.0 - noise) / (1.0 + rho)
+    alpha = snr * (1.0 - noise) / (1.0 + snr)
     small = p < 1
     out[small] = (d - alpha * p[small]) * (n - 1) / (n - 1 - p[small])
     inf = np.isinf(p)
     if np.any(inf):
-        out[inf] = large_p_limit(n, d, noise, rho).total
+        out[inf] = large_p_limit(n, d, noise, snr).total
     mid = ~small & ~inf
     if np.any(mid):
-        out[mid] = definition3(n, p[mid], d, noise, rho).total
+        out[mid] = definition3(n, p[mid], d, noise, snr).total
     return float(out) if scalar else out
 
 
@@ -114,40 +113,40 @@ def total_risk_curve(n, d, noise, snr, ps):
 
 @validate(n=_N, d=_D, snr=_SNRS)
 def zero_sweet_spot_boundary(n, d, snr):
-    """``sigma0^2(rho) = 1 - d tau / (n (2 - tau))`` (:prf:ref:`prop-sweet-boundary`).
+    """``sigma0^2(snr) = 1 - d tau / (n (2 - tau))`` (:prf:ref:`prop-sweet-boundary`).
 
     ``T_inf = d`` exactly at ``sigma^2 = sigma0^2``, ``T_inf < d`` below it:
     below the curve a large enough model beats ``p = 0`` (proved); at and
     above it ``p = 0`` beats every ``p < n - 1`` (proved) and every ``p > n``
     (checked numerically, :ref:`ch-sweet-spot`).  ``tau`` is the smaller root
-    of ``d rho tau^2 - (d rho + d + n rho) tau + n rho = 0``.
+    of ``d snr tau^2 - (d snr + d + n snr) tau + n snr = 0``.
 
     Parameters
     ----------
     n, d : int
-    snr : float or array of ``rho > 0``
+    snr : float or array of ``snr > 0``
 
     Returns
     -------
     float or array shaped like ``snr``, in ``(0, 1)``
     """
-    scalar, rho = np.ndim(snr) == 0, snr
-    tau = large_p_tau(n, d, rho)
+    scalar = np.ndim(snr) == 0
+    tau = large_p_tau(n, d, snr)
     out = 1.0 - d * tau / (n * (2.0 - tau))
     return float(out) if scalar else out
 
 
 @validate(n=_N, d=_D, snr=_SNRS)
 def small_model_boundary(n, d, snr):
-    """``sigma_u^2(rho) = 1 - d (1 + rho) / ((n - 1) rho)``: where ``alpha (n - 1) = d``.
+    """``sigma_u^2(snr) = 1 - d (1 + snr) / ((n - 1) snr)``: where ``alpha (n - 1) = d``.
 
     By :prf:ref:`cor-total-small` and :prf:ref:`prop-sweet-under`, the total
     risk is increasing on ``[0, n - 1)`` iff ``sigma^2 >= sigma_u^2`` (so no
     under-parameterised model beats ``p = 0``); below the curve it first
     falls.  The value may be negative (then it never falls).
     """
-    scalar, rho = np.ndim(snr) == 0, snr
-    out = 1.0 - d * (1.0 + rho) / ((n - 1.0) * rho)
+    scalar = np.ndim(snr) == 0
+    out = 1.0 - d * (1.0 + snr) / ((n - 1.0) * snr)
     return float(out) if scalar else out
 
 
@@ -155,13 +154,13 @@ def small_model_boundary(n, d, snr):
 def under_optimum(n, d, noise, snr):
     """Minimiser of the total risk over ``0 <= p < n - 1`` in closed form (:prf:ref:`prop-sweet-under`).
 
-    With ``m = n - 1``, ``alpha = rho (1 - sigma^2)/(1 + rho)``:
+    With ``m = n - 1``, ``alpha = snr (1 - sigma^2)/(1 + snr)``:
     ``p_u = 0`` if ``alpha m <= d`` (or ``d >= m``); otherwise
-    ``p_u = max(d, (x_root - d)/rho)`` with
+    ``p_u = max(d, (x_root - d)/snr)`` with
 
-        x_root = c (d + rho m) / (c + sqrt(c^2 + sigma^2 c (d + rho m))),   c = (1 - sigma^2) d,
+        x_root = c (d + snr m) / (c + sqrt(c^2 + sigma^2 c (d + snr m))),   c = (1 - sigma^2) d,
 
-    the positive root of ``sigma^2 x^2 + 2 c x - c (d + rho m)``.
+    the positive root of ``sigma^2 x^2 + 2 c x - c (d + snr m)``.
 
     ``noise`` and ``snr`` broadcast against each other.
 
@@ -171,17 +170,17 @@ def under_optimum(n, d, noise, snr):
         The minimiser and the minimum total risk ``T(p_u)``.
     """
     scalar = np.ndim(noise) == 0 and np.ndim(snr) == 0
-    s2, rho = np.broadcast_arrays(noise, snr)
+    s2, snr = np.broadcast_arrays(noise, snr)
     m = n - 1.0
-    alpha = rho * (1.0 - s2) / (1.0 + rho)
+    alpha = snr * (1.0 - s2) / (1.0 + snr)
     c = (1.0 - s2) * d
-    e = d + rho * m
+    e = d + snr * m
     with np.errstate(divide="ignore", invalid="ignore"):
         x_root = np.where(c > 0, c * e / (c + np.sqrt(c * c + s2 * c * e)), 0.0)
     falls = (alpha * m > d) & (d < m)
-    p_u = np.where(falls, np.maximum(float(d), (x_root - d) / rho), 0.0)
+    p_u = np.where(falls, np.maximum(float(d), (x_root - d) / snr), 0.0)
     # T(p_u): tr Sigma_r m / (m - p) with tr Sigma_r of Definition 3 (p_u >= d when it is > 0)
-    tr = np.where(p_u > 0, d * (s2 + (1.0 - s2) * d / (d + rho * p_u)), float(d))
+    tr = np.where(p_u > 0, d * (s2 + (1.0 - s2) * d / (d + snr * p_u)), float(d))
     t_u = tr * m / (m - p_u)
     if scalar:
         return float(p_u), float(t_u)
@@ -194,7 +193,7 @@ def under_optimum(n, d, noise, snr):
 
 @dataclass(frozen=True)
 class OptimalSize:
-    """Best model size for the total risk at one ``(n, d, sigma^2, rho)``.
+    """Best model size for the total risk at one ``(n, d, sigma^2, snr)``.
 
     Attributes
     ----------
@@ -258,16 +257,16 @@ def _over_grid(n, p_max, n_grid):
     return n + np.geomspace(0.5, p_max - n, n_grid)
 
 
-def _column(n, d, s2, rho, p_over):
-    """The optimum for one ``rho`` and a vector ``s2`` of noise levels."""
+def _column(n, d, s2, snr, p_over):
+    """The optimum for one ``snr`` and a vector ``s2`` of noise levels."""
     # T(p, sigma^2) is affine in sigma^2 for every fixed p: two Definition 3 calls give all rows.
-    t0 = definition3(n, p_over, d, 0.0, rho).total
-    t1 = definition3(n, p_over, d, 1.0, rho).total
+    t0 = definition3(n, p_over, d, 0.0, snr).total
+    t1 = definition3(n, p_over, d, 1.0, snr).total
     t_over = t0[None, :] + s2[:, None] * (t1 - t0)[None, :]
     j = np.argmin(t_over, axis=1)
     tot_over = t_over[np.arange(s2.size), j]
-    p_u, tot_u = under_optimum(n, d, s2, np.full_like(s2, rho))
-    lim0, lim1 = large_p_limit(n, d, 0.0, rho).total, large_p_limit(n, d, 1.0, rho).total
+    p_u, tot_u = under_optimum(n, d, s2, np.full_like(s2, snr))
+    lim0, lim1 = large_p_limit(n, d, 0.0, snr).total, large_p_limit(n, d, 1.0, snr).total
     tot_inf = lim0 + s2 * (lim1 - lim0)
     # the finite candidate: under- or over-parameterised, whichever is smaller
     fin_is_over = tot_over < tot_u
@@ -297,9 +296,8 @@ def optimal_model_size(n, d, noise, snr, p_max=1e6, n_grid=400) -> OptimalSize:
     -------
     OptimalSize
     """
-    rho = snr
     p_max = _check_p_max(n, p_max)
-    out = _column(n, d, np.array([noise]), rho, _over_grid(n, p_max, n_grid))
+    out = _column(n, d, np.array([noise]), snr, _over_grid(n, p_max, n_grid))
     p, total, kind, p_u, t_u, p_o, t_o, t_inf = (float(np.ravel(a)[0]) for a in out)
     return OptimalSize(p, total, KINDS[int(kind)], p_u, t_u, p_o, t_o, t_inf)
 
@@ -308,19 +306,19 @@ def optimal_model_size(n, d, noise, snr, p_max=1e6, n_grid=400) -> OptimalSize:
 def phase_diagram(n, d, noises, snrs, p_max=1e6, n_grid=400) -> PhaseDiagram:
     """:func:`optimal_model_size` on the grid ``noises x snrs`` (:ref:`ch-sweet-spot`).
 
-    Vectorised: for each ``rho``, two Definition 3 curves (``sigma^2 = 0`` and
+    Vectorised: for each ``snr``, two Definition 3 curves (``sigma^2 = 0`` and
     ``1``) on the ``p > n`` grid give the total risk at every ``sigma^2`` by
     affinity (:prf:ref:`prop-sweet-boundary`); the under-parameterised optimum
     and ``T_inf`` are closed forms.
     """
     s2 = np.atleast_1d(noises).astype(float)
-    rhos = np.atleast_1d(snrs).astype(float)
-    if s2.ndim != 1 or rhos.ndim != 1:
-        raise ValueError(f"noises and snrs must be 1-d, got shapes {s2.shape} and {rhos.shape}")
+    snrs = np.atleast_1d(snrs).astype(float)
+    if s2.ndim != 1 or snrs.ndim != 1:
+        raise ValueError(f"noises and snrs must be 1-d, got shapes {s2.shape} and {snrs.shape}")
     p_max = _check_p_max(n, p_max)
     grid = _over_grid(n, p_max, n_grid)
-    cols = [_column(n, d, s2, rho, grid) for rho in rhos]
+    cols = [_column(n, d, s2, snr, grid) for snr in snrs]
     fields = [np.stack([c[k] for c in cols], axis=1) for k in range(8)]
-    return PhaseDiagram(n, d, s2, rhos, fields[0], fields[1], fields[2].astype(int), *fields[3:],
-                        boundary=zero_sweet_spot_boundary(n, d, rhos),
-                        small_boundary=small_model_boundary(n, d, rhos))
+    return PhaseDiagram(n, d, s2, snrs, fields[0], fields[1], fields[2].astype(int), *fields[3:],
+                        boundary=zero_sweet_spot_boundary(n, d, snrs),
+                        small_boundary=small_model_boundary(n, d, snrs))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import _validate as check
-from ._validate import NOISE, RNG, SNR, Integer, OrNone, Real, deprecated_alias, validate
+from ._validate import NOISE, RNG, SNR, Integer, OrNone, Real, validate
 from .hmm import HeadTuningModel
 from .population import population
 from .risk import RiskEstimate, fitted_risk
@@ -92,13 +92,12 @@ def sample_trajectory(model: HeadTuningModel, n: int, rng=None, reps: int | None
     return X, z[..., 1:, :]
 
 
-@deprecated_alias(seed="rng")
 @validate(n=Integer(min=2), reps=Integer(min=2), rng=RNG, ridge=Real(ge=0.0))
 def simulate_trajectory_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
                              ridge: float = 0.0, lemma1: bool = True) -> RiskEstimate:
     """Monte Carlo excess risk of the head trained on ``reps`` independent trajectories.
 
-    ``rng`` is an int seed or a Generator (``seed=`` is its deprecated alias).
+    ``rng`` is an int seed or a Generator.
 
     Each trajectory gives ``(X, Y)`` by :func:`sample_trajectory`; the head
     is :func:`hmmrisk.head.fit_head` and its excess risk
@@ -228,7 +227,7 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
     """``f`` of :func:`variance_inflation` in closed form for ``A = sqrt(1 - sigma^2) I``.
 
     Orthogonal encoder with ``p >= d``, so ``W^T W = (s1 - 1) I``,
-    ``s1 = 1 + rho p / d`` (:prf:ref:`prop-trajectory-inflation`):
+    ``s1 = 1 + snr p / d`` (:prf:ref:`prop-trajectory-inflation`):
 
         f = 1 + 2 (s1 - 1) / s1^2 * (d + 1) / p * S,
         S = sum_{k=1}^{n-1} (1 - k/n) (1 - sigma^2)^k.
@@ -237,10 +236,9 @@ def variance_inflation_aligned(n: int, p, d: int, noise: float, snr: float = 1.0
     factors ``d (d + 1) a^{2k}`` become ``a^{2k} [(tr Q^k)^2 + tr Q^{2k}]``,
     which is ``O(k)`` instead of ``O(d^2)``: ``f`` is then ``1 + O(1/(p d))``.
     """
-    rho = snr
     scalar = np.ndim(p) == 0
     p = check.real_array("p", p, low=float(d))
-    s1 = 1.0 + rho * p / d
+    s1 = 1.0 + snr * p / d
     k = np.arange(1, n)
     S = float(np.sum((1.0 - k / n) * (1.0 - noise) ** k))
     f = 1.0 + 2.0 * (s1 - 1.0) / s1**2 * (d + 1.0) / p * S

@@ -33,8 +33,8 @@ def call(*argv, capsys):
 
 @pytest.fixture(autouse=True)
 def _no_caps_from_environment(monkeypatch):
-    monkeypatch.delenv(_resources.ENV_MEMORY, raising=False)
-    monkeypatch.delenv(_resources.ENV_WORK, raising=False)
+    monkeypatch.delenv(cli.ENV_MEMORY, raising=False)
+    monkeypatch.delenv(cli.ENV_WORK, raising=False)
 
 
 @pytest.fixture(scope="module")

@@ -92,8 +92,8 @@ def sandbox(tmp_path_factory):
     (folder / "DIR").mkdir()
     mp = pytest.MonkeyPatch()
     mp.chdir(folder)
-    mp.setenv(_resources.ENV_WORK, WORK_CAP)
-    mp.delenv(_resources.ENV_MEMORY, raising=False)
+    mp.setenv(cli.ENV_WORK, WORK_CAP)
+    mp.delenv(cli.ENV_MEMORY, raising=False)
 
     def no_training(*a, **k):
         raise ValueError("fuzz stub: figure 3's Transformer training is not run here")
@@ -118,4 +118,4 @@ def test_cli_exits_0_or_2_without_traceback(args, sandbox):
     if code == 2:
         assert len(err.strip().splitlines()) <= 2, (args, err)   # argparse: usage + error line
         assert "error" in err, (args, err)
-    assert os.environ[_resources.ENV_WORK] == WORK_CAP           # the CLI restores the environment
+    assert os.environ[cli.ENV_WORK] == WORK_CAP           # the CLI only reads the environment

@@ -45,8 +45,8 @@ def one_line_error(code, out, err, *names):
 
 @pytest.fixture(autouse=True)
 def _no_caps_from_environment(monkeypatch):
-    monkeypatch.delenv(_resources.ENV_MEMORY, raising=False)
-    monkeypatch.delenv(_resources.ENV_WORK, raising=False)
+    monkeypatch.delenv(cli.ENV_MEMORY, raising=False)
+    monkeypatch.delenv(cli.ENV_WORK, raising=False)
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def no_compute(monkeypatch):
     """Fail the test if a command starts computing (its checks must come first)."""
     def boom(*a, **k):
         raise AssertionError("computation started before the checks")
-    monkeypatch.setattr(sw, "sweep", boom)
+    monkeypatch.setattr(sw, "_run", boom)
     import hmmrisk.curves as curves
     monkeypatch.setattr(curves, "figure1_curves", boom)
     monkeypatch.setattr(curves, "figure2_curves", boom)
@@ -112,11 +112,12 @@ def test_full_disk_while_writing_keeps_old_file(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("argv, names", [
-    (RISK + ["--p", "1000000000"], ["--p", "GiB", "--max-memory"]),
-    (RISK + ["--p", "10000000"], ["--p", "GiB"]),
+    (RISK + ["--p", "1000000000", "--embedding", "gaussian"], ["--p", "GiB", "--max-memory"]),
+    (RISK + ["--p", "10000000", "--embedding", "gaussian"], ["--p", "GiB"]),
     (RISK + ["--p", "150", "--simulate", "--reps", str(10**12)], ["--reps", "GiB"]),
     (RISK + ["--p", "150", "--simulate", "--reps", str(10**7)], ["--reps", "--max-work"]),
-    (["risk", "--n", "100", "--p", "150", "--d", "100000", "--noise", "0.5"], ["--d", "GiB"]),
+    (["risk", "--n", "100", "--p", "150", "--d", "100000", "--noise", "0.5", "--embedding", "gaussian"],
+     ["--d", "GiB"]),
     (["sweep", "--n", "2:1000000", "--p", "1:1000000", "--d", "5", "--noise", "0.5"],
      ["points", "--max-memory"]),
     (["figure", "1", "--out", "OUT.png", "--dpi", "100000"], ["--dpi", "GiB"]),
@@ -129,17 +130,17 @@ def test_too_large_refused_up_front(argv, names, tmp_path, capsys, no_compute):
 
 
 def test_caps_can_be_raised_and_lowered(capsys, monkeypatch):
-    small = RISK[:2] + ["40", "--d", "6", "--noise", "0.5", "--p", "60"]
+    small = RISK[:2] + ["40", "--d", "6", "--noise", "0.5", "--p", "60", "--embedding", "gaussian"]
     assert call(*small, capsys=capsys)[0] == 0
     one_line_error(*call(*small, "--max-memory", "1K", capsys=capsys), "--p", "1 KiB")
     one_line_error(*call(*small, "--simulate", "--max-work", "1e3", capsys=capsys), "--reps", "--max-work")
-    monkeypatch.setenv(_resources.ENV_MEMORY, "1K")
-    one_line_error(*call(*small, capsys=capsys), "--p", "HMMRISK_MAX_MEMORY")
+    monkeypatch.setenv(cli.ENV_MEMORY, "1K")
+    one_line_error(*call(*small, capsys=capsys), "--p", "1 KiB")
     assert call(*small, "--max-memory", "none", capsys=capsys)[0] == 0   # the flag wins
-    monkeypatch.setenv(_resources.ENV_MEMORY, "lots")
+    monkeypatch.setenv(cli.ENV_MEMORY, "lots")
     one_line_error(*call(*small, capsys=capsys), "HMMRISK_MAX_MEMORY")
-    assert os.environ[_resources.ENV_MEMORY] == "lots"                   # restored after the run
-    monkeypatch.delenv(_resources.ENV_MEMORY)
+    assert os.environ[cli.ENV_MEMORY] == "lots"                   # the CLI only reads it
+    monkeypatch.delenv(cli.ENV_MEMORY)
     for bad in ("-1", "12Q", "nan", "１G"):
         one_line_error(*call(*small, "--max-memory", bad, capsys=capsys), "--max-memory")
     one_line_error(*call(*small, "--max-work", "5G", capsys=capsys), "--max-work")
@@ -162,8 +163,7 @@ def test_api_guards_name_the_parameter(monkeypatch):
         simulate_risk(model, 40, reps=10**12, rng=0)
     with pytest.raises(ValueError, match="points"):
         sw.grid_points(dict(n=range(2, 10**6), p=range(1, 10**6), d=5, noise=0.5))
-    monkeypatch.setenv(_resources.ENV_WORK, "1e6")
-    with pytest.raises(ValueError, match="sweep of 2 points"):
+    with _resources.limits(work=1e6), pytest.raises(ValueError, match="sweep of 2 points"):
         sw.sweep(dict(n=40, p=(20, 60), d=5, noise=0.5), simulate=True, reps=10**4, progress=False)
 
 
@@ -193,7 +193,7 @@ def test_fit_simulation_runs_in_chunks_with_bounded_memory(monkeypatch):
 def test_chunking_keeps_small_runs_bitwise():
     """reps within one chunk: exactly the draws of an unchunked run (the conditional sampler alone)."""
     from hmmrisk.population import population
-    from hmmrisk.risk import _conditional_draws
+    from hmmrisk.montecarlo import _conditional_draws
 
     model = make_model(60, 6, 0.5, rng=0)
     est = simulate_risk(model, 40, reps=300, rng=5)

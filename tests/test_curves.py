@@ -214,7 +214,7 @@ def test_run_point_is_the_documented_seed_scheme():
     model_ss, sim_ss = np.random.SeedSequence([7, 30]).spawn(2)
     model = hr.make_model(30, 10, 0.5, rng=np.random.default_rng(model_ss))
     ref = hr.simulate_risk(model, 50, reps=20, rng=np.random.default_rng(sim_ss), ridge=0.1)
-    run = run_point(50, 30, 10, 0.5, seed=[7, 30], reps=20, ridge=0.1)
+    run = run_point(50, 30, 10, 0.5, rng=np.random.SeedSequence([7, 30]), reps=20, ridge=0.1)
     assert np.array_equal(run.model.W, model.W) and np.array_equal(run.model.A, model.A)
     assert run.estimate.risk == ref.risk and run.estimate.stderr == ref.stderr
 
@@ -222,11 +222,11 @@ def test_run_point_is_the_documented_seed_scheme():
 def test_run_point_common_random_numbers_share_training_sets():
     from hmmrisk.sweep import run_point
     lams = [0.1, 0.1]
-    crn = run_point(50, 30, 10, 0.5, seed=1, reps=10, ridge=lams).estimate
-    ind = run_point(50, 30, 10, 0.5, seed=1, reps=10, ridge=lams, common_random_numbers=False).estimate
+    crn = run_point(50, 30, 10, 0.5, rng=1, reps=10, ridge=lams).estimate
+    ind = run_point(50, 30, 10, 0.5, rng=1, reps=10, ridge=lams, common_random_numbers=False).estimate
     # the same penalty twice: identical with common random numbers, two draws without
     assert crn[0].risk == crn[1].risk
     assert ind[0].risk == crn[0].risk and ind[1].risk != ind[0].risk
-    assert run_point(50, 30, 10, 0.5, seed=1, simulate=False).estimate is None
-    with pytest.raises(ValueError, match="seed"):
-        run_point(50, 30, 10, 0.5, seed="x")
+    assert run_point(50, 30, 10, 0.5, rng=1, simulate=False).estimate is None
+    with pytest.raises(ValueError, match="rng"):
+        run_point(50, 30, 10, 0.5, rng="x")

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
+from hmmrisk import _resources
 from hmmrisk import theory as th
 
 from conftest import mc_mean
@@ -46,7 +47,7 @@ def truth(n, ridge=0.0):
     if ridge > 0:
         return th.ridge_risk(LAM, SIGNAL, n, TR, ridge=ridge).risk
     if P < n - 1:
-        return th.theorem1(n, P, tr_sigma_r=TR)
+        return th.theorem1(n, P, irreducible=TR)
     return th.definition2(LAM, SIGNAL, n, TR).risk
 
 
@@ -221,6 +222,6 @@ def test_bad_arguments_raise_naming_the_argument(monkeypatch):
     ]:
         with pytest.raises(err, match=match):
             call()
-    monkeypatch.setenv("HMMRISK_MAX_MEMORY", "1K")          # refused before any work
-    with pytest.raises(ValueError, match=r"X of shape \(10, 3\).*memory"):
+    with _resources.limits(memory=1024), \
+            pytest.raises(ValueError, match=r"X of shape \(10, 3\).*memory"):   # before any work
         hr.population_from_data(X_OK, Y_OK)

@@ -238,7 +238,7 @@ def test_proportional_and_theorem1_extreme():
         fin = definition3(n, p, d, 0.5, 1e100, under="asymptotic")
         prop = definition3_proportional(p / n, d / p, 0.5, 1e100)
         assert close(d * prop.risk[0], fin.risk, 1e-12), (fin, prop)
-    assert close(theorem1(1e300 + 2e290, 1e300, tr_sigma_r=2.0), 2.0 * mpmath.mpf(1e300) / (mpmath.mpf(1e300 + 2e290) - 1 - mpmath.mpf(1e300)))
+    assert close(theorem1(1e300 + 2e290, 1e300, irreducible=2.0), 2.0 * mpmath.mpf(1e300) / (mpmath.mpf(1e300 + 2e290) - 1 - mpmath.mpf(1e300)))
 
 
 def test_optimal_ridge_huge_snr():

@@ -25,7 +25,7 @@ Z = 4.5
 def test_under_threshold_gap_is_one_over_n_minus_p_minus_1():
     n = np.array([10, 50, 50, 300, 1000])
     p = np.array([3, 1, 40, 100, 997])
-    res = fn.isotropic(n, p, signal=7.0, tr_sigma_r=2.5)
+    res = fn.isotropic(n, p, signal=7.0, irreducible=2.5)
     gap = 1.0 / (n - p - 1)
     np.testing.assert_allclose(res.relative_gap, gap, rtol=1e-12)
     np.testing.assert_allclose(fn.isotropic_gap(n, p, 7.0, 2.5), gap, rtol=1e-12)
@@ -175,7 +175,7 @@ def test_measured_gap_anisotropic_has_no_exact_and_is_reproducible():
     ref = theory.definition3(40, 80.0, 20, 0.5)
     assert a.asymptotic.risk[1] == pytest.approx(ref.risk, rel=1e-12)
     model = hr.make_model(80, 20, 0.5, rng=np.random.default_rng(np.random.SeedSequence([9, 40]).spawn(2)[0]))
-    assert hr.population(model).tr_Sigma_r == pytest.approx(a.asymptotic.irreducible[1], rel=1e-10)
+    assert hr.population(model).irreducible == pytest.approx(a.asymptotic.irreducible[1], rel=1e-10)
 
 
 # ---------------------------------------------------------------------------
@@ -188,13 +188,13 @@ def test_measured_gap_anisotropic_has_no_exact_and_is_reproducible():
     (lambda: fn.isotropic(10, 0), "p"),
     (lambda: fn.isotropic(10, 2.5), "p"),
     (lambda: fn.isotropic(10, 20, signal=-1.0), "signal"),
-    (lambda: fn.isotropic(10, 20, tr_sigma_r=0.0), "tr_sigma_r"),
-    (lambda: fn.isotropic(10, 20, tr_sigma_r=np.nan), "tr_sigma_r"),
+    (lambda: fn.isotropic(10, 20, irreducible=0.0), "irreducible"),
+    (lambda: fn.isotropic(10, 20, irreducible=np.nan), "irreducible"),
     (lambda: fn.isotropic_gap(0.0, 20), "n"),
     (lambda: fn.isotropic_gap(10, -1.0), "p"),
     (lambda: fn.isotropic_gap(10, 20, signal="a"), "signal"),
     (lambda: fn.leading_order(0.0), "gamma"),
-    (lambda: fn.leading_order(2.0, tr_sigma_r=-1.0), "tr_sigma_r"),
+    (lambda: fn.leading_order(2.0, irreducible=-1.0), "irreducible"),
     (lambda: fn.distance_for_gap(0.0), "eps"),
     (lambda: fn.distance_for_gap(0.1, share=1.5), "share"),
     (lambda: fn.measured_gap([], 2.0, 0.25, 0.5), "ns"),

@@ -85,7 +85,7 @@ def test_lemma2_against_large_sample_regression(embedding):
 
 
 def test_irreducible_error_falls_with_p():
-    tr = [hr.population(hr.make_model(p, 10, 0.5, rng=0)).tr_Sigma_r for p in (2, 10, 50, 400)]
+    tr = [hr.population(hr.make_model(p, 10, 0.5, rng=0)).irreducible for p in (2, 10, 50, 400)]
     assert np.all(np.diff(tr) < 0)
     # limits: tr Sigma_r -> d sigma^2 as p -> inf; = d (sigma^2 + (1 - sigma^2)/(1 + rho p/d)) for p >= d
     assert np.isclose(tr[-1], 10 * (0.5 + 0.5 / (1 + 400 / 10)))

@@ -135,7 +135,7 @@ def test_kappa_solves_definition1_and_definition2_is_nonnegative(spec, tr):
 def test_theorem1_nonnegative_and_finite_below_threshold(n, tr, data):
     p = data.draw(st.floats(1.0, n - 1.0, exclude_max=True))
     for exact in (True, False):
-        v = theory.theorem1(n, p, tr_sigma_r=tr, exact=exact)
+        v = theory.theorem1(n, p, irreducible=tr, exact=exact)
         assert np.isfinite(v) and v >= 0
 
 
@@ -209,8 +209,8 @@ def test_population_psd_trace_and_dense_B_star(spec, seed):
     # Sigma_r is symmetric positive semi-definite, tr Sigma_r <= d (y = z_{t+1} has covariance I_d)
     assert np.allclose(pop.Sigma_r, pop.Sigma_r.T, atol=1e-12)
     assert np.linalg.eigvalsh(pop.Sigma_r).min() >= -1e-12
-    assert pop.tr_Sigma_r <= d * (1 + 1e-12)
-    assert pop.tr_Sigma_r >= d * noise * (1 - 1e-12)
+    assert pop.irreducible <= d * (1 + 1e-12)
+    assert pop.irreducible >= d * noise * (1 - 1e-12)
     # B* = Sigma_x^{-1} W A^T by a dense solve (independent of the SVD route)
     sigma_x = W @ W.T + np.eye(p)
     B_dense = np.linalg.solve(sigma_x, W @ A.T)

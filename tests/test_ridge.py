@@ -39,7 +39,7 @@ def dense_ridge(pop, n, lam):
     SR = S @ R
     d2 = np.trace(SR @ SR) / n
     bias = k**2 * np.trace(pop.B_star.T @ S @ R @ R @ pop.B_star) / (1 - d2)
-    return bias, pop.tr_Sigma_r * d2 / (1 - d2), k
+    return bias, pop.irreducible * d2 / (1 - d2), k
 
 
 # ---------------------------------------------------------------------------
@@ -79,23 +79,23 @@ def test_ridge_kappa_unit_block_and_batches():
 def test_ridge_risk_matches_dense_matrices(p, lam):
     n, d = 100, 40
     pop = pop_of(p, d, embedding="gaussian", seed=p)
-    pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.tr_Sigma_r, lam, n_unit=pop.n_unit)
+    pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.irreducible, lam, n_unit=pop.n_unit)
     bias, variance, _ = dense_ridge(pop, n, lam)
     assert pred.formula == "ridge"
     assert pred.bias == pytest.approx(bias, rel=1e-9, abs=1e-12)
     assert pred.variance == pytest.approx(variance, rel=1e-9)
-    assert pred.irreducible == pytest.approx(pop.tr_Sigma_r)
+    assert pred.irreducible == pytest.approx(pop.irreducible)
 
 
 def test_ridge_risk_batch_equals_single_calls():
     pop = pop_of(80, 20, embedding="gaussian", seed=3)
     lams = np.array([0.01, 0.1, 1.0])
-    sweep = th.ridge_risk(pop.eigvals, pop.signal, 50, pop.tr_Sigma_r, lams, n_unit=pop.n_unit)
+    sweep = th.ridge_risk(pop.eigvals, pop.signal, 50, pop.irreducible, lams, n_unit=pop.n_unit)
     assert isinstance(sweep, th.RidgePredictions) and len(sweep) == 3
     np.testing.assert_array_equal(sweep.ridge, lams)
     assert np.all(sweep.p == 80)
     for i, lam in enumerate(lams):
-        one = th.ridge_risk(pop.eigvals, pop.signal, 50, pop.tr_Sigma_r, float(lam), n_unit=pop.n_unit)
+        one = th.ridge_risk(pop.eigvals, pop.signal, 50, pop.irreducible, float(lam), n_unit=pop.n_unit)
         assert one.bias == pytest.approx(sweep.bias[i], rel=1e-14)
         assert one.variance == pytest.approx(sweep.variance[i], rel=1e-14)
 
@@ -113,10 +113,10 @@ def test_two_point_fast_path_matches_general_spectrum():
     assert grid.bias.shape == (ps.size, lams.size)
     for i, p in enumerate(ps):
         pop = pop_of(int(p), d, noise, seed=int(p))
-        ref = th.ridge_risk(pop.eigvals, pop.signal, n, pop.tr_Sigma_r, lams, n_unit=pop.n_unit)
+        ref = th.ridge_risk(pop.eigvals, pop.signal, n, pop.irreducible, lams, n_unit=pop.n_unit)
         np.testing.assert_allclose(grid.bias[i], ref.bias, rtol=1e-9, atol=1e-13)
         np.testing.assert_allclose(grid.variance[i], ref.variance, rtol=1e-9)
-        np.testing.assert_allclose(grid.irreducible[i], pop.tr_Sigma_r, rtol=1e-12)
+        np.testing.assert_allclose(grid.irreducible[i], pop.irreducible, rtol=1e-12)
         np.testing.assert_allclose(grid.kappa[i], ref.kappa, rtol=1e-12)
 
 
@@ -142,11 +142,11 @@ def test_two_point_kappa_is_the_positive_root_of_the_cubic(p, lam):
 def test_small_ridge_tends_to_definition2_above_threshold(p):
     n, d = 100, 50
     pop = pop_of(p, d, embedding="gaussian", seed=p)
-    ref = th.definition2(pop.eigvals, pop.signal, n, pop.tr_Sigma_r, n_unit=pop.n_unit)
+    ref = th.definition2(pop.eigvals, pop.signal, n, pop.irreducible, n_unit=pop.n_unit)
     k0 = th.solve_kappa(pop.eigvals, n, n_unit=pop.n_unit)
     gaps = []
     for lam in (1e-4, 1e-6, 1e-8):
-        pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.tr_Sigma_r, lam, n_unit=pop.n_unit)
+        pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.irreducible, lam, n_unit=pop.n_unit)
         gaps.append(abs(pred.risk / ref.risk - 1))
         assert th.ridge_kappa(pop.eigvals, n, lam, n_unit=pop.n_unit) > k0
     # converges, at the rate O(lam) (slowly just above the threshold, where kappa_0 is small)
@@ -158,9 +158,9 @@ def test_small_ridge_tends_to_definition2_above_threshold(p):
 def test_small_ridge_tends_to_theorem1_limit_below_threshold(p):
     n, d = 100, 50
     pop = pop_of(p, d, seed=p)
-    ref = th.theorem1(n, p, tr_sigma_r=pop.tr_Sigma_r, exact=False)
+    ref = th.theorem1(n, p, irreducible=pop.irreducible, exact=False)
     lam = 1e-9
-    pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.tr_Sigma_r, lam, n_unit=pop.n_unit)
+    pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.irreducible, lam, n_unit=pop.n_unit)
     assert pred.variance == pytest.approx(ref, rel=1e-6)
     assert pred.bias < 1e-12
     k = th.ridge_kappa(pop.eigvals, n, lam, n_unit=pop.n_unit)
@@ -174,14 +174,14 @@ def test_large_ridge_tends_to_null_head():
     null_risk = np.trace(B.T @ S @ B)                               # ||B*||^2_{Sigma_x}
     prev = 0.0
     for lam in (1e2, 1e4, 1e6):
-        pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.tr_Sigma_r, lam, n_unit=pop.n_unit)
+        pred = th.ridge_risk(pop.eigvals, pop.signal, n, pop.irreducible, lam, n_unit=pop.n_unit)
         assert prev < pred.bias < null_risk
         prev = pred.bias
     # bias = ||B*||^2_{Sigma_x} - 2 tr(B*^T Sigma_x^2 B*) / lam + O(1/lam^2)
     assert (null_risk - pred.bias) * 1e6 == pytest.approx(2 * np.trace(B.T @ S @ S @ B), rel=1e-4)
     s, _ = pop.spectrum()
     # variance ~ tr Sigma_r tr(Sigma_x^2) / (n lam^2)
-    assert pred.variance == pytest.approx(pop.tr_Sigma_r * np.sum(s**2) / (n * 1e12), rel=1e-4)
+    assert pred.variance == pytest.approx(pop.irreducible * np.sum(s**2) / (n * 1e12), rel=1e-4)
 
 
 def test_threshold_variance_diverges_like_inverse_sqrt_ridge():
@@ -295,7 +295,7 @@ def test_bad_spectrum_raises():
         th.ridge_risk([0.0, 0.0], [0.0, 0.0], 10, 1.0, 0.1)
     with pytest.raises(ValueError, match="signal"):
         th.ridge_risk([1.0, 2.0], [0.0], 10, 1.0, 0.1)
-    with pytest.raises(ValueError, match="tr_sigma_r"):
+    with pytest.raises(ValueError, match="irreducible"):
         th.ridge_risk([1.0, 2.0], [0.0, 0.0], 10, -1.0, 0.1)
     with pytest.raises(ValueError, match="n_unit"):
         th.ridge_risk([[1.0], [2.0]], [[0.0], [0.0]], 10, 1.0, 0.1, n_unit=[1, 2, 3])

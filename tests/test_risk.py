@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
-from hmmrisk.risk import (_MARGIN, _over_terms, _over_terms_dense, _trace_inv_bidiagonal,
+from hmmrisk.montecarlo import (MARGIN as _MARGIN, _over_terms, _over_terms_dense, _trace_inv_bidiagonal,
                           _unit_gram, _wishart_bidiagonal)
 
 from conftest import mc_mean
@@ -18,7 +18,7 @@ def lemma1_dense(pop, X):
     proj = np.eye(p) - sigma_hat_pinv @ sigma_hat
     sigma_x = pop.sigma_x_dense()
     bias = np.trace(pop.B_star.T @ proj @ sigma_x @ proj @ pop.B_star)
-    variance = pop.tr_Sigma_r / n * np.trace(sigma_hat_pinv @ sigma_x)
+    variance = pop.irreducible / n * np.trace(sigma_hat_pinv @ sigma_x)
     return bias, variance
 
 
@@ -163,7 +163,7 @@ def test_isotropic_overparameterised_variance():
     m = hr.make_model(p, 5, 0.5, snr=1e-9, rng=0)
     est = hr.simulate_risk(m, n, reps=4000, rng=1)
     pop = hr.population(m)
-    v_exact = pop.tr_Sigma_r * n / (p - n - 1)
+    v_exact = pop.irreducible * n / (p - n - 1)
     se_v = est.variances.std(ddof=1) / np.sqrt(est.reps)
     assert abs(est.variance - v_exact) < 4 * se_v
 
@@ -178,15 +178,6 @@ def test_estimate_fields_and_determinism():
     assert np.isclose(a.risk, a.bias + a.variance)
     assert np.isclose(a.total, a.risk + a.irreducible)
     assert a.stderr > 0
-
-
-def test_seed_is_a_deprecated_alias_of_rng():
-    m = hr.make_model(12, 4, 0.5, rng=0)
-    with pytest.warns(PendingDeprecationWarning, match="rng="):
-        old = hr.simulate_risk(m, 30, reps=20, seed=5)
-    assert old.risk == hr.simulate_risk(m, 30, reps=20, rng=5).risk
-    with pytest.raises(ValueError, match="rng"):
-        hr.simulate_risk(m, 30, reps=20, rng=1, seed=1)
 
 
 def test_fitted_risk_is_the_fitted_heads_risk_and_lemma1_terms_from_one_svd():

@@ -1,7 +1,7 @@
 """The isotropic route of the Monte Carlo (equal signal eigenvalues, ``b b^T = beta I``).
 
 For the orthogonal embedding every quantity of Lemma 1 is a trace, and
-:func:`hmmrisk.risk._isotropic_draw` draws a smaller canonical form than the
+:func:`hmmrisk.montecarlo._isotropic_draw` draws a smaller canonical form than the
 general Schur route.  Checks, each against an independent computation:
 
 * algebra: on the very same draw, written out as dense ``X1`` and ``G = X X^T``,
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
-from hmmrisk.risk import (_conditional_draws, _isotropic_beta, _isotropic_draw, _over_terms_dense,
+from hmmrisk.montecarlo import (_conditional_draws, _isotropic_beta, _isotropic_draw, _over_terms_dense,
                           _over_terms_isotropic, _over_terms_schur, _schur_draw)
 
 from conftest import mc_mean
@@ -98,7 +98,7 @@ def test_isotropic_route_is_taken_exactly_for_equal_eigenvalues():
     draw = _isotropic_draw(np.random.default_rng(3), 6, n, ortho.n_unit, reps)
     b, v = _over_terms_isotropic(float(ortho.eigvals[0]), beta, *draw[:3], *draw[3])
     np.testing.assert_array_equal(bias, b)
-    np.testing.assert_array_equal(variance, ortho.tr_sigma_r * v)
+    np.testing.assert_array_equal(variance, ortho.irreducible * v)
 
 
 def _moments(bias, variance):

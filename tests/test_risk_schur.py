@@ -1,6 +1,6 @@
 """The Schur-complement route of the Monte Carlo (p - r near n, r < n).
 
-Three independent checks of :func:`hmmrisk.risk._over_terms_schur`:
+Three independent checks of :func:`hmmrisk.montecarlo._over_terms_schur`:
 
 * algebra: on the very same draw, written out as dense ``X1`` and ``G = X X^T``,
   it equals :func:`_over_terms_dense`'s inversion of ``G``;
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
-from hmmrisk.risk import _isotropic_beta, _over_terms_dense, _over_terms_schur, _schur_draw
+from hmmrisk.montecarlo import _isotropic_beta, _over_terms_dense, _over_terms_schur, _schur_draw
 
 from conftest import mc_mean
 

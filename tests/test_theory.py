@@ -40,7 +40,7 @@ def dense_definition2(pop, n):
     SR = S @ R
     d2 = np.trace(SR @ SR) / n
     bias = k**2 * np.trace(pop.B_star.T @ S @ R @ R @ pop.B_star) / (1 - d2)
-    variance = pop.tr_Sigma_r * d2 / (1 - d2)
+    variance = pop.irreducible * d2 / (1 - d2)
     return bias, variance, k
 
 
@@ -72,33 +72,33 @@ def test_predictions_indexing():
 
 
 def test_theorem1_closed_forms():
-    assert th.theorem1(100, 10, tr_sigma_r=2.0, exact=True) == pytest.approx(2.0 * 10 / 89, rel=1e-15)
-    assert th.theorem1(100, 10, tr_sigma_r=2.0, exact=False) == pytest.approx(2.0 * 0.1 / 0.9, rel=1e-15)
-    out = th.theorem1(100, np.array([1, 50, 97]), tr_sigma_r=np.array([1.0, 2.0, 3.0]))
+    assert th.theorem1(100, 10, irreducible=2.0, exact=True) == pytest.approx(2.0 * 10 / 89, rel=1e-15)
+    assert th.theorem1(100, 10, irreducible=2.0, exact=False) == pytest.approx(2.0 * 0.1 / 0.9, rel=1e-15)
+    out = th.theorem1(100, np.array([1, 50, 97]), irreducible=np.array([1.0, 2.0, 3.0]))
     np.testing.assert_allclose(out, [1 / 98, 2 * 50 / 49, 3 * 97 / 2], rtol=1e-15)
     # exact > asymptotic, and their ratio is (n - p)/(n - p - 1)
     p = np.arange(1, 98)
-    ratio = th.theorem1(100, p, tr_sigma_r=1.0) / th.theorem1(100, p, tr_sigma_r=1.0, exact=False)
+    ratio = th.theorem1(100, p, irreducible=1.0) / th.theorem1(100, p, irreducible=1.0, exact=False)
     np.testing.assert_allclose(ratio, (100 - p) / (99 - p), rtol=1e-14)
 
 
 def test_theorem1_threshold_is_inf():
     n = 50
-    assert np.all(np.isinf(th.theorem1(n, [49, 49.5, 50], tr_sigma_r=1.0, exact=True)))
-    assert np.isfinite(th.theorem1(n, 48.9, tr_sigma_r=1.0, exact=True))
-    assert np.isinf(th.theorem1(n, 50, tr_sigma_r=1.0, exact=False))
-    assert np.isfinite(th.theorem1(n, 49.5, tr_sigma_r=1.0, exact=False))
+    assert np.all(np.isinf(th.theorem1(n, [49, 49.5, 50], irreducible=1.0, exact=True)))
+    assert np.isfinite(th.theorem1(n, 48.9, irreducible=1.0, exact=True))
+    assert np.isinf(th.theorem1(n, 50, irreducible=1.0, exact=False))
+    assert np.isfinite(th.theorem1(n, 49.5, irreducible=1.0, exact=False))
     # no noise, no variance, even at the threshold
-    assert th.theorem1(n, 50, tr_sigma_r=0.0) == 0.0
+    assert th.theorem1(n, 50, irreducible=0.0) == 0.0
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(tr_sigma_r=1.0, p=101, n=100), "p <= n"),
-    (dict(tr_sigma_r=1.0, p=0.5, n=100), "p"),
-    (dict(tr_sigma_r=-1.0, p=10, n=100), "tr_sigma_r"),
-    (dict(tr_sigma_r=np.nan, p=10, n=100), "tr_sigma_r"),
-    (dict(tr_sigma_r=1.0, p=10, n=1), "n"),
-    (dict(tr_sigma_r=1.0, p=np.inf, n=100), "p"),
+    (dict(irreducible=1.0, p=101, n=100), "p <= n"),
+    (dict(irreducible=1.0, p=0.5, n=100), "p"),
+    (dict(irreducible=-1.0, p=10, n=100), "irreducible"),
+    (dict(irreducible=np.nan, p=10, n=100), "irreducible"),
+    (dict(irreducible=1.0, p=10, n=1), "n"),
+    (dict(irreducible=1.0, p=np.inf, n=100), "p"),
 ])
 def test_theorem1_rejects(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -110,8 +110,8 @@ def test_predicted_risk_under_is_theorem1_exact():
         pop = pop_of(p, 40, 0.3, 1.5, emb, seed=p)
         pr = th.predicted_risk(pop, 100)
         assert pr.formula == "theorem1-exact" and pr.bias == 0.0
-        assert pr.variance == pytest.approx(pop.tr_Sigma_r * p / (100 - p - 1), rel=1e-14)
-        assert pr.irreducible == pytest.approx(pop.tr_Sigma_r, rel=1e-15)
+        assert pr.variance == pytest.approx(pop.irreducible * p / (100 - p - 1), rel=1e-14)
+        assert pr.irreducible == pytest.approx(pop.irreducible, rel=1e-15)
 
 
 @pytest.mark.parametrize("p", [99, 100])
@@ -240,8 +240,8 @@ def test_definition2_equals_dense_route(emb, p, d, n, noise, snr):
 def test_definition2_unit_block_equals_materialised():
     pop = pop_of(300, 30, 0.5, 1.0, "gaussian", seed=1)
     s, b = pop.spectrum()
-    full = th.definition2(s, b, 100, pop.tr_Sigma_r)
-    short = th.definition2(pop.eigvals, pop.signal, 100, pop.tr_Sigma_r, n_unit=pop.n_unit)
+    full = th.definition2(s, b, 100, pop.irreducible)
+    short = th.definition2(pop.eigvals, pop.signal, 100, pop.irreducible, n_unit=pop.n_unit)
     assert short.bias == pytest.approx(full.bias, rel=1e-12)
     assert short.variance == pytest.approx(full.variance, rel=1e-12)
 
@@ -280,7 +280,7 @@ def test_isotropic_case_closed_forms():
         pr = th.predicted_risk(pop, n)
         assert th.solve_kappa(pop.eigvals, n) == pytest.approx(c * (p - n) / n, rel=1e-12)
         assert pr.bias == pytest.approx(c * pop.norm_B_star_sq * (1 - n / p), rel=1e-12)
-        assert pr.variance == pytest.approx(pop.tr_Sigma_r * n / (p - n), rel=1e-12)
+        assert pr.variance == pytest.approx(pop.irreducible * n / (p - n), rel=1e-12)
 
 
 def test_isotropic_exact_finite_n_mean_by_simulation():
@@ -294,7 +294,7 @@ def test_isotropic_exact_finite_n_mean_by_simulation():
     pop = hr.population(model)
     est = hr.simulate_risk(model, n, reps=2000, rng=3)
     c = 1 + rho
-    exact = c * pop.norm_B_star_sq * (1 - n / p) + pop.tr_Sigma_r * n / (p - n - 1)
+    exact = c * pop.norm_B_star_sq * (1 - n / p) + pop.irreducible * n / (p - n - 1)
     assert abs(est.risk - exact) <= 4 * est.stderr
     # ... and Definition 2 is off by exactly the factor (p - n - 1)/(p - n) on the variance
     pr = th.predicted_risk(pop, n)
@@ -302,11 +302,11 @@ def test_isotropic_exact_finite_n_mean_by_simulation():
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(eigvals=np.ones(10), signal=np.ones(9), n=5, tr_sigma_r=1.0), "signal"),
-    (dict(eigvals=np.ones(10), signal=-np.ones(10), n=5, tr_sigma_r=1.0), "signal"),
-    (dict(eigvals=np.ones(10), signal=np.ones(10), n=5, tr_sigma_r=-1.0), "tr_sigma_r"),
-    (dict(eigvals=np.ones(10), signal=np.ones(10), n=10, tr_sigma_r=1.0), "p > n"),
-    (dict(eigvals=np.ones(10), signal=np.ones(10), n=5, tr_sigma_r=np.inf), "tr_sigma_r"),
+    (dict(eigvals=np.ones(10), signal=np.ones(9), n=5, irreducible=1.0), "signal"),
+    (dict(eigvals=np.ones(10), signal=-np.ones(10), n=5, irreducible=1.0), "signal"),
+    (dict(eigvals=np.ones(10), signal=np.ones(10), n=5, irreducible=-1.0), "irreducible"),
+    (dict(eigvals=np.ones(10), signal=np.ones(10), n=10, irreducible=1.0), "p > n"),
+    (dict(eigvals=np.ones(10), signal=np.ones(10), n=5, irreducible=np.inf), "irreducible"),
 ])
 def test_definition2_rejects(kwargs, name):
     with pytest.raises(ValueError, match=name):

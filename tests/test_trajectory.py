@@ -70,7 +70,7 @@ def test_variance_inflation_against_oracle_monte_carlo(aligned):
     L = np.linalg.cholesky(np.linalg.inv(pop.sigma_x_dense()))
     oracle = np.sum((L.T @ (np.swapaxes(X, -1, -2) @ R / n)) ** 2, axis=(-2, -1))
     mean, se = mc_mean(oracle)
-    expected = tj.variance_inflation(m, n) * p * pop.tr_Sigma_r / n
+    expected = tj.variance_inflation(m, n) * p * pop.irreducible / n
     assert abs(mean - expected) < 5 * se
     if aligned:   # the correction is large here, so the test would see a wrong f
         assert tj.variance_inflation(m, n) > 1.5
@@ -99,7 +99,7 @@ def test_aligned_model_keeps_the_iid_population():
     ma = tj.aligned_model(m)
     p0, p1 = hr.population(m), hr.population(ma)
     assert np.allclose(ma.A, np.sqrt(0.7) * np.eye(8)) and ma.W is m.W
-    assert np.isclose(p0.tr_Sigma_r, p1.tr_Sigma_r)
+    assert np.isclose(p0.irreducible, p1.irreducible)
     assert np.allclose(p0.B_star @ p0.B_star.T, p1.B_star @ p1.B_star.T)
     assert np.allclose(p0.signal, p1.signal)
 
@@ -119,7 +119,7 @@ def test_no_transition_keeps_the_law_of_X():
 def test_simulate_trajectory_risk_shapes_ridge_and_lemma1_flag():
     m = hr.make_model(15, 5, 0.5, rng=1)
     est = tj.simulate_trajectory_risk(m, 10, reps=5, rng=2, ridge=0.3)
-    assert est.risks.shape == (5,) and np.isclose(est.irreducible, hr.population(m).tr_Sigma_r)
+    assert est.risks.shape == (5,) and np.isclose(est.irreducible, hr.population(m).irreducible)
     # same seed, same draws: the risk does not depend on whether Lemma 1 is evaluated
     a = tj.simulate_trajectory_risk(m, 10, reps=5, rng=3)
     b = tj.simulate_trajectory_risk(m, 10, reps=5, rng=3, lemma1=False)

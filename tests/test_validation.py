@@ -216,7 +216,7 @@ def test_bool_sizes_and_non_real_arrays_are_rejected(call, name):
 def test_population_constructor_accepts_what_population_builds():
     again = hr.Population(W=POP.W, eigvals=POP.eigvals, eigvecs=POP.eigvecs, signal=POP.signal,
                           B_star=POP.B_star, Sigma_r=POP.Sigma_r)
-    assert again.tr_Sigma_r == POP.tr_Sigma_r
+    assert again.irreducible == POP.irreducible
 
 
 def test_spectral_filter_public_route_matches_the_head():

@@ -15,7 +15,7 @@ the weights of ``B*`` on its eigenvectors and ``n`` for the sample size.
   ``variance = tr Sigma_r * D2 / (1 - D2)``,
   ``D2 = (1/n) sum_i s_i^2 / (s_i + kappa)^2``.
 * Definition 3 (:prf:ref:`def-hmm-risk`): Definition 2 for the orthogonal
-  embedding in closed form in ``(n, p, d, sigma^2, rho)``, and per output
+  embedding in closed form in ``(n, p, d, sigma^2, snr)``, and per output
   coordinate in the proportional coordinates ``gamma = p/n``, ``psi = d/p``.
 * Ridge heads (:prf:ref:`def-ridge-risk`, :ref:`ch-ridge`), any ``p`` and
   ``lam > 0``: ``kappa > lam`` solves

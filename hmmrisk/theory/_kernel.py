@@ -91,12 +91,12 @@ def _per_spectrum(name, arr, ms):
     return np.broadcast_to(arr.reshape(-1) if arr.ndim else arr, (ms,)).astype(float)
 
 
-def spectrum(eigvals, n, n_unit=0, signal=None, tr_sigma_r=None):
+def spectrum(eigvals, n, n_unit=0, signal=None, irreducible=None):
     """Validate user input into a :class:`Spectrum`; the one spectrum validator.
 
     Returns ``(batch, sp)`` with ``batch`` the batch shape (``()`` for a 1-d
     ``eigvals``, ``(M,)`` for a 2-d one).  ``signal`` defaults to zeros and
-    ``tr_sigma_r`` to 0.  Raises ``ValueError`` naming the parameter; the rank
+    ``irreducible`` to 0.  Raises ``ValueError`` naming the parameter; the rank
     condition of each formula is checked by its caller.
     """
     s = check.real_array("eigvals", eigvals, low=0.0)
@@ -113,8 +113,8 @@ def spectrum(eigvals, n, n_unit=0, signal=None, tr_sigma_r=None):
         b2 = np.atleast_2d(b).astype(float)
     nu = _per_spectrum("n_unit", check.integer_array("n_unit", n_unit, minimum=0), ms)
     nn = _per_spectrum("n", check.integer_array("n", n, minimum=2), ms)
-    tr = _per_spectrum("tr_sigma_r", check.real_array(
-        "tr_sigma_r", 0.0 if tr_sigma_r is None else tr_sigma_r, low=0.0), ms)
+    tr = _per_spectrum("irreducible", check.real_array(
+        "irreducible", 0.0 if irreducible is None else irreducible, low=0.0), ms)
     return batch, Spectrum(s2, np.ones_like(s2), b2, nu, nn, tr)
 
 

@@ -47,11 +47,6 @@ class Prediction:
         """Total next-token risk, ``risk + irreducible``."""
         return self.risk + self.irreducible
 
-    @property
-    def tr_sigma_r(self) -> float:
-        """``tr Sigma_r`` (the same number as ``irreducible``)."""
-        return self.irreducible
-
 
 @dataclass(frozen=True, eq=False)
 class Predictions:
@@ -76,11 +71,6 @@ class Predictions:
     def total(self) -> np.ndarray:
         """Total next-token risk, ``risk + irreducible``."""
         return self.risk + self.irreducible
-
-    @property
-    def tr_sigma_r(self) -> np.ndarray:
-        """``tr Sigma_r`` (the same array as ``irreducible``)."""
-        return self.irreducible
 
     def __len__(self) -> int:
         return self.p.size

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as check
-from .._validate import NOISE, SNR, Integer, Options, Real, reordered, validate
+from .._validate import NOISE, SNR, Integer, Options, Real, validate
 from .._resources import MAX_SIGNAL
 from ..population import Population
 from . import _kernel as kernel
@@ -30,10 +30,9 @@ def _scalar_or_array(x, was_scalar):
 # Theorem 1
 # ---------------------------------------------------------------------------
 
-@reordered(("tr_sigma_r", "p", "n", "exact"), "theorem1(n, p, tr_sigma_r=...)")
 @validate(n=Real(gt=1.0, array=True), p=Real(ge=1.0, array=True),
-          tr_sigma_r=Real(ge=0.0, array=True))
-def theorem1(n, p, *, tr_sigma_r, exact: bool = True):
+          irreducible=Real(ge=0.0, array=True))
+def theorem1(n, p, *, irreducible, exact: bool = True):
     """Theorem 1 (:prf:ref:`thm-under`): the under-parameterised variance.
 
     For ``p < n`` the bias is zero and the mean variance is
@@ -44,10 +43,8 @@ def theorem1(n, p, *, tr_sigma_r, exact: bool = True):
     * ``exact=False``: ``tr Sigma_r * gamma / (1 - gamma)``, ``gamma = p/n``
       (the almost-sure limit as ``p/n -> gamma < 1``), ``inf`` at ``p = n``.
 
-    The arguments follow the package's order ``(n, p, ...)``; ``tr_sigma_r``
-    is keyword-only.  The paper-style order ``theorem1(tr_sigma_r, p, n)`` of
-    earlier versions is still accepted with a ``FutureWarning`` (three
-    positional values can only be that order) and gives the same numbers.
+    The arguments follow the package's order ``(n, p, ...)``; ``irreducible``
+    is keyword-only.
 
     Parameters
     ----------
@@ -56,7 +53,7 @@ def theorem1(n, p, *, tr_sigma_r, exact: bool = True):
         effective sample size of :prf:ref:`rem-trajectory-neff`).
     p : float or array
         Model sizes, ``1 <= p <= n`` (non-integer ``p`` interpolates).
-    tr_sigma_r : float or array
+    irreducible : float or array
         ``tr Sigma_r >= 0`` (broadcast against ``p``), keyword-only.
     exact : bool
         Exact finite-``n`` mean or the proportional limit.
@@ -75,11 +72,11 @@ def theorem1(n, p, *, tr_sigma_r, exact: bool = True):
     Examples
     --------
     >>> from hmmrisk.theory import theorem1
-    >>> theorem1(31, 10, tr_sigma_r=2.0)
+    >>> theorem1(31, 10, irreducible=2.0)
     1.0
     """
-    scalar = np.ndim(p) == 0 and np.ndim(tr_sigma_r) == 0 and np.ndim(n) == 0
-    nn, tr = n, tr_sigma_r
+    scalar = np.ndim(p) == 0 and np.ndim(irreducible) == 0 and np.ndim(n) == 0
+    nn, tr = n, irreducible
     try:
         p, tr, nn = np.broadcast_arrays(p, tr, nn)
     except ValueError:
@@ -98,9 +95,9 @@ def theorem1(n, p, *, tr_sigma_r, exact: bool = True):
 # Definitions 1 and 2 on a spectrum
 # ---------------------------------------------------------------------------
 
-def _over_spectrum(eigvals, n, n_unit, signal=None, tr_sigma_r=None):
+def _over_spectrum(eigvals, n, n_unit, signal=None, irreducible=None):
     """:func:`kernel.spectrum` plus the rank condition ``p > n`` of Definitions 1-2."""
-    batch, sp = kernel.spectrum(eigvals, n, n_unit, signal, tr_sigma_r)
+    batch, sp = kernel.spectrum(eigvals, n, n_unit, signal, irreducible)
     rank = (sp.s > 0).sum(axis=-1) + sp.n_unit
     if np.any(rank <= sp.n):
         i = int(np.argmax(rank <= sp.n))
@@ -143,7 +140,7 @@ def solve_kappa(eigvals, n, n_unit=0):
     return float(k[0]) if batch == () else k
 
 
-def definition2(eigvals, signal, n, tr_sigma_r, n_unit=0):
+def definition2(eigvals, signal, n, irreducible, n_unit=0):
     """Definition 2 (:prf:ref:`def-predicted-risk`): predicted bias and variance, ``p > n``.
 
     With ``kappa`` from Definition 1 (:prf:ref:`def-kappa`) and
@@ -164,7 +161,7 @@ def definition2(eigvals, signal, n, tr_sigma_r, n_unit=0):
     n : int or (m,) array
         Sample size(s); the spectrum must have more than ``n`` non-zero
         eigenvalues (``p > n``).
-    tr_sigma_r : float or (m,) array
+    irreducible : float or (m,) array
         ``tr Sigma_r >= 0``.
     n_unit : int or (m,) array
         Multiplicity of the eigenvalue 1 on which ``B*`` has no weight.
@@ -178,11 +175,11 @@ def definition2(eigvals, signal, n, tr_sigma_r, n_unit=0):
     Examples
     --------
     >>> from hmmrisk.theory import definition2
-    >>> pred = definition2([1.0] * 30, [0.0] * 30, 20, tr_sigma_r=1.0)
+    >>> pred = definition2([1.0] * 30, [0.0] * 30, 20, irreducible=1.0)
     >>> round(pred.variance, 12)                  # D2 = n/p: variance = tr n/(p - n)
     2.0
     """
-    batch, sp = _over_spectrum(eigvals, n, n_unit, signal, tr_sigma_r)
+    batch, sp = _over_spectrum(eigvals, n, n_unit, signal, irreducible)
     bias, variance = kernel.bias_variance(sp, kernel.solve_kappa(sp, 0.0))
     if batch == ():
         return Prediction(float(bias[0]), float(variance[0]), float(sp.tr[0]), "definition2")
@@ -244,12 +241,12 @@ def predicted_curve(pops, n) -> Predictions:
     nn = np.broadcast_to(nn, (len(pops),))
     m = len(pops)
     p = np.array([pop.p for pop in pops], dtype=float)
-    tr = np.array([pop.tr_sigma_r for pop in pops])
+    tr = np.array([pop.irreducible for pop in pops])
     bias, variance = np.zeros(m), np.zeros(m)
     formula = np.empty(m, dtype=object)
     under = p <= nn
     if np.any(under):
-        variance[under] = theorem1(nn[under], p[under], tr_sigma_r=tr[under], exact=True)
+        variance[under] = theorem1(nn[under], p[under], irreducible=tr[under], exact=True)
         formula[under] = "theorem1-exact"
     thr = under & (p >= nn - 1)
     variance[thr] = np.inf
@@ -279,12 +276,12 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
     """Population of the orthogonal embedding (Lemma 2, :prf:ref:`lem-well-specified`).
 
     With ``r = min(p, d)``, ``Sigma_x`` has the eigenvalue
-    ``s1 = 1 + rho max(p, d) / d`` with multiplicity ``r`` and 1 with
+    ``s1 = 1 + snr max(p, d) / d`` with multiplicity ``r`` and 1 with
     multiplicity ``p - r``; ``B*`` has weight
     ``b1 = (s1 - 1)(1 - sigma^2) / s1^2`` on each top eigenvector and none on
     the unit block, and ``tr Sigma_r = (1 - sigma^2)(d - r + r / s1) + d sigma^2``.
 
-    The domain is that of :func:`hmmrisk.hmm.make_model`: ``rho max(p, d)/d <= 1e300``
+    The domain is that of :func:`hmmrisk.hmm.make_model`: ``snr max(p, d)/d <= 1e300``
     (``hmmrisk._resources.MAX_SIGNAL``) and a finite ``tr Sigma_x = p + r (s1 - 1)``;
     beyond it ``ValueError`` names ``snr`` (and ``p``).  Every function built on
     this spectrum (:func:`definition3`, :func:`kappa_orthogonal`,
@@ -293,22 +290,21 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
 
     Returns
     -------
-    (s1, r, b1, tr_sigma_r) : arrays shaped like ``p``
+    (s1, r, b1, irreducible) : arrays shaped like ``p``
     """
-    rho = snr
     r = np.minimum(p, d)
     with np.errstate(over="ignore"):                   # refused just below
-        signal = rho * (np.maximum(p, d) / d)
+        signal = snr * (np.maximum(p, d) / d)
     if not np.all(signal <= MAX_SIGNAL):
         raise ValueError(f"snr must satisfy snr * max(p, d) / d <= {MAX_SIGNAL:.0e} (the "
-                         f"eigenvalues of Sigma_x must be finite), got snr = {rho!r} with "
+                         f"eigenvalues of Sigma_x must be finite), got snr = {snr!r} with "
                          f"p = {np.max(p):g}, d = {d}")
     with np.errstate(over="ignore"):
         trace = p + r * signal                          # tr Sigma_x
     if not np.all(np.isfinite(trace)):
         i = np.argmax(~np.isfinite(trace))
         raise ValueError(f"p and snr must keep tr Sigma_x = p + min(p, d) snr max(p, d)/d finite, "
-                         f"got p = {np.ravel(p)[i]:g}, snr = {rho!r}, d = {d}")
+                         f"got p = {np.ravel(p)[i]:g}, snr = {snr!r}, d = {d}")
     s1 = 1.0 + signal
     b1 = (signal / s1) * (1.0 - noise) / s1          # (s1 - 1)(1 - sigma^2)/s1^2, no square
     tr = (1.0 - noise) * (d - r + r / s1) + d * noise
@@ -320,7 +316,7 @@ def kappa_orthogonal(n, p, d, snr=1.0):
     """Definition 1 (:prf:ref:`def-kappa`) for the orthogonal embedding, in closed form.
 
     ``kappa`` solves ``r s1/(s1 + kappa) + (p - r)/(1 + kappa) = n``
-    (``r = min(p, d)``, ``s1 = 1 + rho max(p, d)/d``), a quadratic with one
+    (``r = min(p, d)``, ``s1 = 1 + snr max(p, d)/d``), a quadratic with one
     positive root for ``p > n`` (Definition 3, :prf:ref:`def-hmm-risk`).
     """
     scalar = np.ndim(p) == 0
@@ -341,7 +337,7 @@ def _two_point_definition2(n, p, r, s1, b1, tr):
 def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
     """Definition 3 (:prf:ref:`def-hmm-risk`): the HMM risk curve, orthogonal embedding.
 
-    Closed form in ``(n, p, d, sigma^2, rho)``, vectorised over ``p``:
+    Closed form in ``(n, p, d, sigma^2, snr)``, vectorised over ``p``:
 
     * ``p > n``: Definition 2 on the two-point spectrum of
       :func:`orthogonal_spectrum`, with ``kappa`` the positive root of the
@@ -383,7 +379,7 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
         formula[over] = "definition2"
     below = ~over
     if np.any(below):
-        variance[below] = theorem1(nn[below], p[below], tr_sigma_r=tr[below],
+        variance[below] = theorem1(nn[below], p[below], irreducible=tr[below],
                                    exact=(under == "exact"))
         formula[below] = "theorem1-" + under
         formula[below & np.isinf(variance)] = "threshold"
@@ -397,9 +393,9 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
     """Definition 3 (:prf:ref:`def-hmm-risk`) per output coordinate, in ``(gamma, psi)``.
 
     With ``gamma = p/n`` and ``psi = d/p``, everything Definition 3 returns is
-    ``d`` times a function of ``(gamma, psi, sigma^2, rho)`` alone.  Writing
+    ``d`` times a function of ``(gamma, psi, sigma^2, snr)`` alone.  Writing
     ``a = gamma min(1, psi)`` (``= r/n``), ``c = gamma max(0, 1 - psi)``
-    (``= (p - r)/n``), ``s1 = 1 + rho max(1, 1/psi)``:
+    (``= (p - r)/n``), ``s1 = 1 + snr max(1, 1/psi)``:
 
     * ``gamma > 1``: ``kappa`` solves ``a s1/(s1 + kappa) + c/(1 + kappa) = 1`` and
       bias/d, variance/d follow Definition 2;
@@ -410,15 +406,14 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
     ``gamma`` and ``psi`` broadcast against each other.  The finite-size
     Definition 3 with ``under="asymptotic"`` equals ``d`` times this exactly.
     """
-    rho = snr
     g, s = np.broadcast_arrays(gamma, psi)
     g, s = np.atleast_1d(g).astype(float), np.atleast_1d(s).astype(float)
     frac_r = np.minimum(1.0, 1.0 / s)                  # r/d
     with np.errstate(over="ignore"):                   # refused just below
-        signal = rho * np.maximum(1.0, 1.0 / s)
+        signal = snr * np.maximum(1.0, 1.0 / s)
     if not np.all(signal <= MAX_SIGNAL):
         raise ValueError(f"snr must satisfy snr * max(1, 1/psi) <= {MAX_SIGNAL:.0e} (the "
-                         f"eigenvalues of Sigma_x must be finite), got snr = {rho!r} with "
+                         f"eigenvalues of Sigma_x must be finite), got snr = {snr!r} with "
                          f"psi = {np.min(s):g}")
     with np.errstate(over="ignore"):
         trace = g + g * np.minimum(1.0, s) * signal      # tr Sigma_x / n
@@ -426,7 +421,7 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
         i = np.argmax(~np.isfinite(trace))
         raise ValueError(f"gamma, psi and snr must keep tr Sigma_x / n = gamma (1 + min(1, psi) "
                          f"snr max(1, 1/psi)) finite, got gamma = {g.ravel()[i]:g}, "
-                         f"psi = {s.ravel()[i]:g}, snr = {rho!r}")
+                         f"psi = {s.ravel()[i]:g}, snr = {snr!r}")
     s1 = 1.0 + signal
     b1 = (signal / s1) * (1.0 - noise) / s1
     tr = (1.0 - noise) * (1.0 - frac_r + frac_r / s1) + noise      # tr Sigma_r / d
@@ -465,8 +460,7 @@ def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
         variance -> d sigma^2 q / (1 - q),
         tr Sigma_r -> d sigma^2.
     """
-    rho = snr
-    tau = large_p_tau(n, d, rho)
+    tau = large_p_tau(n, d, snr)
     q = d * tau**2 / n
     return Prediction(float(d * (1 - noise) * (1 - tau) ** 2 / (1 - q)),
                       float(d * noise * q / (1 - q)), float(d * noise), "definition2")
@@ -476,18 +470,17 @@ def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
 def large_p_tau(n, d, snr):
     """``tau = lim s1/(s1 + kappa)`` as ``p -> infinity`` (Theorem 3, :prf:ref:`thm-double-descent`).
 
-    The root in ``(0, 1)`` of ``d rho tau^2 - (d rho + d + n rho) tau + n rho = 0``,
+    The root in ``(0, 1)`` of ``d snr tau^2 - (d snr + d + n snr) tau + n snr = 0``,
     in the form without cancellation; ``snr`` may be an array.
     """
-    rho = snr
-    # Divided by b = d rho + n rho + d (weights a_d + a_n + a_1 = 1, each in [0, 1]);
-    # the discriminant b^2 - 4 d n rho^2 = rho^2 (n - d)^2 + 2 d rho (d + n) + d^2
+    # Divided by b = d snr + n snr + d (weights a_d + a_n + a_1 = 1, each in [0, 1]);
+    # the discriminant b^2 - 4 d n snr^2 = snr^2 (n - d)^2 + 2 d snr (d + n) + d^2
     # is a sum of squares and products without cancellation, and nothing overflows.
-    big = rho >= 1.0
+    big = snr >= 1.0
     with np.errstate(over="ignore", divide="ignore"):   # the branch np.where discards
-        w_d = np.where(big, float(d), d * rho)          # (d rho, n rho, d) / max(rho, 1)
-        w_n = np.where(big, float(n), n * rho)
-        w_1 = np.where(big, d / rho, float(d))
+        w_d = np.where(big, float(d), d * snr)          # (d snr, n snr, d) / max(snr, 1)
+        w_n = np.where(big, float(n), n * snr)
+        w_1 = np.where(big, d / snr, float(d))
     b = w_d + w_n + w_1
     a_d, a_n, a_1 = w_d / b, w_n / b, w_1 / b
     disc = (a_n - a_d) ** 2 + 2.0 * a_1 * (a_d + a_n) + a_1**2

@@ -36,13 +36,13 @@ def _result(shape, p, bias, variance, tr, lam, k):
                             formula=np.full(shape, RIDGE_FORMULA), ridge=r(lam), kappa=r(k))
 
 
-def _ridge_spectrum(eigvals, n, ridge, n_unit, signal=None, tr_sigma_r=None):
+def _ridge_spectrum(eigvals, n, ridge, n_unit, signal=None, irreducible=None):
     """Validate a spectrum batch and a penalty array; broadcast to one flat batch.
 
     Returns ``(shape, sp, lam)`` with ``sp`` a :class:`Spectrum` of
     ``M = prod(shape)`` spectra and ``lam`` of shape ``(M,)``.
     """
-    batch, sp = kernel.spectrum(eigvals, n, n_unit, signal, tr_sigma_r)
+    batch, sp = kernel.spectrum(eigvals, n, n_unit, signal, irreducible)
     lam = check.real_array("ridge", ridge, low=0.0, low_open=True)
     if np.any(sp.rank == 0):
         raise ValueError("eigvals must hold at least one positive eigenvalue (or n_unit > 0), got none")
@@ -88,7 +88,7 @@ def ridge_kappa(eigvals, n, ridge, n_unit=0):
     return float(k[0]) if shape == () else k.reshape(shape)
 
 
-def ridge_risk(eigvals, signal, n, tr_sigma_r, ridge, n_unit=0):
+def ridge_risk(eigvals, signal, n, irreducible, ridge, n_unit=0):
     """Deterministic equivalent of the ridge head's risk (:prf:ref:`def-ridge-risk`).
 
     With ``kappa > lam`` from :func:`ridge_kappa` and
@@ -112,7 +112,7 @@ def ridge_risk(eigvals, signal, n, tr_sigma_r, ridge, n_unit=0):
         ``b_i = ||B*^T v_i||^2 >= 0`` of ``B*`` on their eigenvectors.
     n : int or (m,) array of int
         Sample size(s), ``n >= 2``.
-    tr_sigma_r : float or (m,) array
+    irreducible : float or (m,) array
         ``tr Sigma_r >= 0``.
     ridge : float or array
         ``lam > 0``, broadcast against the batch shape (``()`` or ``(m,)``):
@@ -125,7 +125,7 @@ def ridge_risk(eigvals, signal, n, tr_sigma_r, ridge, n_unit=0):
     Prediction (one spectrum, scalar ``ridge``) or RidgePredictions
         ``formula`` is ``"ridge"``; ``p`` is the number of non-zero eigenvalues.
     """
-    shape, sp, lam = _ridge_spectrum(eigvals, n, ridge, n_unit, signal, tr_sigma_r)
+    shape, sp, lam = _ridge_spectrum(eigvals, n, ridge, n_unit, signal, irreducible)
     k = kernel.solve_kappa(sp, lam)
     bias, variance = kernel.bias_variance(sp, k, lam)
     p = (sp.s > 0).sum(axis=-1) + sp.n_unit
