@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _pins(path: Path) -> dict[str, str]:
     pins = {}
     for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].strip().removesuffix("\\").strip()  # uv: "name==version \\"
         if not line or line.startswith("-"):
             continue
         req = Requirement(line)
@@ -27,6 +27,15 @@ def _pins(path: Path) -> dict[str, str]:
         assert spec.operator == "==", f"{path.name}: {line!r} is not an exact pin"
         pins[canonicalize_name(req.name)] = spec.version
     return pins
+
+
+def test_every_package_of_the_lock_has_its_hashes():
+    """``make`` installs with ``--require-hashes``: a pin without a hash would stop it."""
+    text = (ROOT / "requirements-lock.txt").read_text()
+    entries = re.findall(r"^([A-Za-z0-9][^ \n]*==[^ \n]+)(.*?)(?=^[A-Za-z0-9]|\Z)", text, re.M | re.S)
+    assert len(entries) == len(_pins(ROOT / "requirements-lock.txt"))
+    unhashed = [pin for pin, rest in entries if "--hash=sha256:" not in rest]
+    assert not unhashed, f"pins without a hash: {unhashed}"
 
 
 def test_lock_pins_every_top_level_requirement_at_its_version():
