@@ -10,7 +10,7 @@ Fast, static checks:
   Binder's pins (``binder/requirements.txt``) are the lock's;
 * one version (``pyproject.toml``), one repository address (``_config.yml``).
 
-Slow (``slow``; about 30 s): the wheel is built from a copy of the sources,
+Slow (``slow``): the wheel is built from a copy of the sources,
 installed into a fresh virtual environment with its core dependencies only
 (at the lock's versions), and every Python block and every ``hmmrisk`` /
 ``python -m hmmrisk`` line of ``README.md`` is run there.  A snippet that
@@ -49,8 +49,6 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 
 #: Import name of an optional dependency -> the extra of pyproject.toml that installs it.
 EXTRA_OF = {"torch": "transformer", "distributed": "dask"}
-#: Commands the README documents that another branch adds (run once they exist).
-PENDING = {"features"}
 
 
 # ---------------------------------------------------------------------------
@@ -360,12 +358,13 @@ def installed(tmp_path_factory):
     env_dir = tmp / "venv"
     venv.EnvBuilder(with_pip=False, clear=True).create(env_dir)
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
-    # this environment's pip installs into the new one (--python: no pip bootstrapped
-    # there); the lock as constraints: the declared dependencies at the tested versions,
-    # and nothing else (a constraint installs nothing by itself)
-    inst = subprocess.run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"),
-                           "install", "--quiet", "--no-compile", str(wheel),
-                           "--constraint", str(ROOT / "requirements-lock.txt")],
+    # uv (as `make` installs) puts the wheel into the new environment with the lock as
+    # constraints: the declared dependencies at the tested versions, and nothing else
+    # (a constraint installs nothing by itself); tools/uv_env.sh gives uv pip's sources
+    uv = Path(sys.executable).with_name("uv")
+    inst = subprocess.run(["sh", "-c", '. "$0" && exec "$1" pip install --quiet --python "$2" '
+                           '"$3" --constraint "$4"', str(ROOT / "tools" / "uv_env.sh"), str(uv),
+                           str(bin_dir / "python"), str(wheel), str(ROOT / "requirements-lock.txt")],
                           capture_output=True, text=True, env=env, cwd=tmp)
     assert inst.returncode == 0, inst.stderr[-3000:]
     return bin_dir
@@ -408,8 +407,6 @@ def test_readme_runs_in_a_clean_install(installed, tmp_path, kind, code, extra):
         launcher, args = _split(code)
         head = ([str(installed / "hmmrisk")] if launcher == ["hmmrisk"]
                 else [str(installed / "python"), "-m", "hmmrisk"])
-        if args[0] in PENDING and _run(head + [args[0], "--help"], cwd).returncode == 2:
-            pytest.skip(f"`hmmrisk {args[0]}` is not on this branch yet")
         run = _run(head + args, cwd)
         if extra is None:
             assert run.returncode == 0, run.stderr[-3000:]
