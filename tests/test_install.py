@@ -384,6 +384,30 @@ def test_clean_install_imports_every_module(installed, tmp_path):
     assert version.stdout == f"hmmrisk {VERSION}\n", version.stderr
 
 
+METADATA = """
+import importlib.metadata as md, json
+meta = md.metadata("hmmrisk")
+print(json.dumps({"license": meta["License-Expression"], "urls": meta.get_all("Project-URL"),
+                  "classifiers": meta.get_all("Classifier"), "summary": meta["Summary"],
+                  "readme": meta["Description-Content-Type"],
+                  "files": [str(f) for f in md.files("hmmrisk")]}))
+"""
+
+
+@pytest.mark.slow
+def test_the_installed_metadata_is_a_published_packages(installed, tmp_path):
+    """What an index would show: licence expression, project URLs, classifiers, the
+    README as description, and py.typed installed (the annotations are public)."""
+    run = _run([str(installed / "python"), "-c", METADATA], tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    meta = json.loads(run.stdout)
+    assert meta["license"] == PROJECT["license"]
+    assert sorted(u.split(",")[0] for u in meta["urls"]) == sorted(PROJECT["urls"])
+    assert "Typing :: Typed" in meta["classifiers"] and meta["summary"]
+    assert meta["readme"].startswith("text/markdown")
+    assert "hmmrisk/py.typed" in meta["files"]
+
+
 def _workdir(path: Path) -> Path:
     """Inputs the README's commands read: features X (500 x 20) and targets Y (500 x 3)."""
     rng = np.random.default_rng(0)
