@@ -285,6 +285,6 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
         axes[2].set_ylabel(r"head norm $\|W_a\|_F$")
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
-        fig.suptitle(f"one width, p = {path.width} (seed {path.seed})")
+        fig.suptitle(f"one width, p = {path.width}")
         fig.tight_layout(rect=(0, 0.22, 1, 1))
     return fig
