@@ -300,7 +300,8 @@ def test_tiny_protocol_end_to_end():
 
     before = dict(matplotlib.rcParams)
     for fig in (f3.plot_figure3(res), f3.plot_pretraining(res), f3.plot_theory(syn),
-                f3.plot_ridge_path(path, marginal=summ.marginal, headline=1e-6)):
+                f3.plot_ridge_path(path, marginal=summ.marginal, headline=1e-6),
+                f3.plot_robustness(res), f3.plot_geometry(res)):
         assert fig.patch.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
         plt.close(fig)
     assert dict(matplotlib.rcParams) == before                   # the local style is scoped

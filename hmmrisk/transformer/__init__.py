@@ -28,8 +28,8 @@ from .heads import (HeadScores, SoftmaxFit, early_stopped_head, fit_heads, fit_s
                     squared_loss)
 from .hmm import DiscreteHMM, random_sparse_hmm
 from .network import CausalTransformer, extract_features, lm_loss, pretrain, threads
-from .plots import (figure3_style, plot_figure3, plot_pretraining, plot_ridge_path,
-                    plot_theory)
+from .plots import (figure3_style, plot_figure3, plot_geometry, plot_pretraining,
+                    plot_ridge_path, plot_robustness, plot_theory)
 from .protocol import FAMILIES, NETWORKS, SYNTHETIC_FAMILIES, Protocol, SyntheticProtocol
 from .results import (FamilySummary, Paired, RidgePath, Summary, SyntheticResult,
                       TransformerResult, paired, summarize)
@@ -48,4 +48,5 @@ __all__ = [
     "ridge_path", "run", "run_synthetic", "summarize", "paired", "Paired",
     "FamilySummary", "RidgePath", "Summary", "SyntheticResult", "TransformerResult",
     "figure3_style", "plot_figure3", "plot_pretraining", "plot_ridge_path", "plot_theory",
+    "plot_robustness", "plot_geometry",
 ]
