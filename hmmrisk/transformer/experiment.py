@@ -13,14 +13,25 @@ The Transformer experiment (:numref:`fig-transformer`, :func:`run`):
    families come from this one pre-training (:func:`family_features`): the
    pre-trained features, the same plus isotropic noise, and the untrained
    network's (its initialisation).
-4. On ``n`` training pairs both heads are tuned
-   (:func:`~hmmrisk.transformer.heads.fit_heads`), scored on fresh test pairs,
-   and the exact separability of the training sets is decided
-   (:func:`~hmmrisk.transformer.separability.is_separable`).
+4. Every head is tuned on the same ``n`` training pairs and scored on the same
+   test pairs (:func:`~hmmrisk.transformer.heads.fit_heads`): the softmax
+   head at every ridge (the first is the near-unregularised headline fit; the
+   tuned head takes the ridge with the least validation cross-entropy), the
+   early-stopped gradient-descent head, the tuned softmax head on the top
+   ``K - 1`` principal components, and the minimum-norm squared-loss head.
+   The exact separability of the training sets is decided
+   (:func:`~hmmrisk.transformer.separability.is_separable`), the geometry of
+   the features measured (:mod:`~hmmrisk.transformer.geometry`, with a linear
+   probe of the belief state), and the squared-loss head's loss predicted
+   from the features' own covariance (:func:`feature_theory`).
 
 The theory panel (:numref:`fig-transformer-theory`, :func:`run_synthetic`)
-puts synthetic features through step 4. :func:`summarize` reduces a run to the
-numbers the chapter quotes; :mod:`~hmmrisk.transformer.plots` draws them.
+puts synthetic features through step 4. Jobs carry their own seeds, so the
+numbers do not depend on where or in which order they run: in this process,
+on spawned worker processes, or on any ``concurrent.futures.Executor`` (a Dask
+``distributed.Client`` included). :func:`~hmmrisk.transformer.results.summarize`
+reduces a run to the numbers the chapter quotes;
+:mod:`~hmmrisk.transformer.plots` draws them.
 """
 
 from __future__ import annotations
@@ -216,7 +227,7 @@ def feature_theory(features, labels, n: int, n_classes: int):
 
     The rows ``features`` (``m x p``, standardised column by column as the
     head standardises them) and the one-hot ``labels`` are taken as the
-    population (:func:`hmmrisk.population_from_data`, centred: the head's
+    population (``hmmrisk.population_from_data``, centred: the head's
     bias column), and the theory's predicted total squared loss
     ``risk + irreducible`` at training-set size ``n`` is returned (``inf``
     at the interpolation threshold). What the theory assumes and these

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.stats
 
 from .. import _validate as _v
-from .protocol import FAMILIES, SYNTHETIC_FAMILIES, Protocol, SyntheticProtocol
+from .protocol import FAMILIES, Protocol, SyntheticProtocol
 
 __all__ = ["TransformerResult", "FamilySummary", "Summary", "SyntheticResult", "RidgePath",
            "summarize", "Paired", "paired"]
