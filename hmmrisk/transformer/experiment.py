@@ -76,22 +76,23 @@ def _check_width(pr: Protocol, width) -> int:
 
 
 def _streams(rng) -> list:
-    """The seven independent streams of one seed, from ``np.random.default_rng(rng)``'s seed sequence.
+    """The eight independent streams of one seed, from ``np.random.default_rng(rng)``'s seed sequence.
 
     pool, language-model test, head training, head test, initialisations,
-    noise, head validation. An int ``s`` and ``np.random.default_rng(s)``
+    noise, head validation, resampled training sets (:func:`feature_theory`).
+    An int ``s`` and ``np.random.default_rng(s)``
     give the same streams, and so does every call (the sequence is rebuilt,
     never spawned from twice).
     """
     ss = np.random.default_rng(rng).bit_generator.seed_seq
     return np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key,
-                                  pool_size=ss.pool_size).spawn(7)
+                                  pool_size=ss.pool_size).spawn(8)
 
 
 def _data(pr: Protocol, rng) -> dict:
     """All the sequences of one seed (the same in every job of that seed)."""
     hmm = pr.hmm()
-    s_pool, s_lm, s_train, s_test, s_init, _, s_val = _streams(rng)
+    s_pool, s_lm, s_train, s_test, s_init, _, s_val, _ = _streams(rng)
     t1 = pr.length + 1
     return {
         "hmm": hmm,
@@ -222,21 +223,29 @@ def _pca(train, others, k):
     return [ztr @ v] + [((x - mean) / sd) @ v for x in others]
 
 
-def feature_theory(features, labels, n: int, n_classes: int):
+def feature_theory(features, labels, n: int, n_classes: int, *, reps: int = 0, rng=None):
     """Theorem 1 / Definition 2 for the minimum-norm squared-loss head on a family's own features.
 
     The rows ``features`` (``m x p``, standardised column by column as the
     head standardises them) and the one-hot ``labels`` are taken as the
-    population (``hmmrisk.population_from_data``, centred: the head's
-    bias column), and the theory's predicted total squared loss
-    ``risk + irreducible`` at training-set size ``n`` is returned (``inf``
-    at the interpolation threshold). What the theory assumes and these
-    features are not (Gaussian rows, a residual independent of them) is
-    discussed in :ref:`ch-transformer`.
+    population (``hmmrisk.population_from_data``, centred: the head's bias
+    column). Returns ``(theory, resampled)``: the theory's predicted total
+    squared loss ``risk + irreducible`` at training-set size ``n`` (``inf``
+    at the interpolation threshold) and, with ``reps > 0``, the mean total
+    loss of the same head fitted on ``reps`` training sets of ``n`` rows drawn
+    from that population (``FeaturePopulation.simulate``; NaN without
+    ``reps``). The two share the population, so where they differ the
+    theory's assumptions (Gaussian rows, a residual independent of them) are
+    what fails, not the sample; see :ref:`ch-transformer`.
     """
     x = ft.standardise(_v.finite_array("features", features, ndim=2))
     y = np.eye(_v.integer("n_classes", n_classes, minimum=2))[np.asarray(labels)]
-    return float(population_from_data(x, y, center=True).predict(_v.integer("n", n, minimum=2)).total)
+    n = _v.integer("n", n, minimum=2)
+    reps = _v.integer("reps", reps, minimum=0)
+    pop = population_from_data(x, y, center=True)
+    theory = float(pop.predict(n).total)
+    resampled = float(pop.simulate(n, reps, rng=rng).total) if reps else float("nan")
+    return theory, resampled
 
 
 def _run_width(pr: Protocol, seed: int, width: int) -> dict:
@@ -290,8 +299,10 @@ def _run_width(pr: Protocol, seed: int, width: int) -> dict:
     out["probe_r2"] = np.array([geo.probe_r2(xte[f, :half], feats.belief_test[:half],
                                              xte[f, half:], feats.belief_test[half:])
                                 for f in range(n_f)])
-    out["theory_sq"] = np.array([feature_theory(xte[f], feats.y_test, pr.n_train, pr.n_tokens)
-                                 for f in range(n_f)])
+    sims = np.random.default_rng(_streams(seed)[7].spawn(len(pr.widths))[pr.widths.index(width)])
+    theory = [feature_theory(xte[f], feats.y_test, pr.n_train, pr.n_tokens,
+                             reps=pr.resample_reps, rng=sims) for f in range(n_f)]
+    out["theory_sq"], out["resampled_sq"] = np.array(theory).T
     out["head_seconds"] = time.perf_counter() - t0
     out["seconds"] = time.perf_counter() - t_start
     if seed == pr.seeds[0]:
@@ -468,7 +479,8 @@ def _assemble(pr: Protocol, by_key: dict, seconds: float) -> TransformerResult:
     for key in ("sq_test_loss", "sq_train_loss", "rank", "eff_rank", "separable", "tuned_ce",
                 "tuned_ridge", "es_ce", "es_step", "pca_ce", "pca_sq"):
         fields[key] = stack(key).transpose(0, 2, 1, 3)              # (S, F, W, D)
-    for key in ("tail_share", "participation", "effective_rank", "probe_r2", "theory_sq"):
+    for key in ("tail_share", "participation", "effective_rank", "probe_r2", "theory_sq",
+                "resampled_sq"):
         fields[key] = stack(key).transpose(0, 2, 1)                 # (S, F, W)
     fields["lm_test_loss"] = stack("lm_test_loss").transpose(0, 2, 1)
     fields["pretrain_loss"] = stack("pretrain_loss")

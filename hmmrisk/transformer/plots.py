@@ -321,8 +321,9 @@ def plot_robustness(result: TransformerResult):
     head on the top ``K - 1`` principal components (mean over seeds, error
     bars one standard error over seeds); marginal predictor dash-dotted, Bayes
     filter dashed. Bottom row: the minimum-norm squared-loss head's measured
-    test loss against Theorem 1 / Definition 2 evaluated on the family's own
-    feature covariance (line). Chapter of origin: :ref:`ch-transformer`.
+    test loss, the same head on training sets drawn from the rows the theory
+    takes as its population, and Theorem 1 / Definition 2 evaluated on that
+    population's covariance (line). Chapter of origin: :ref:`ch-transformer`.
     """
     import matplotlib.pyplot as plt
 
@@ -339,6 +340,10 @@ def plot_robustness(result: TransformerResult):
             a.axhline(float(np.mean(res.bayes)), color="k", linestyle="--", label="Bayes filter")
             _mean_se(b, x, _per_seed(res, "sq_test_loss", fam), dict(color=COLORS[0], marker="o"),
                      label="measured (min-norm head)")
+            if np.all(np.isfinite(res.resampled_sq)):
+                _mean_se(b, x, _per_seed(res, "resampled_sq", fam),
+                         dict(color=COLORS[3], marker="^", mfc="white"),
+                         label="same head, training sets drawn from the theory's population")
             th = _per_seed(res, "theory_sq", fam)
             b.plot(x, np.exp(np.log(th).mean(axis=0)), color="k", linestyle="-", marker="",
                    label="theory on the features' covariance")

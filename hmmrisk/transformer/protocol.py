@@ -49,7 +49,8 @@ LIMITS = {"n_states": 1000, "n_tokens": 1000, "n_successors": 1000, "n_emissions
           "length": 4096, "widths": 8192, "n_layers": 64, "n_heads": 64, "steps": 10**6,
           "batch_size": 10**5, "lr_width": 10**6, "warmup": 10**6, "n_lm_test": 10**6,
           "n_train": 10**5, "n_val": 10**6, "n_draws": 10**4, "n_test": 10**6, "max_iter": 10**5,
-          "gd_steps": 10**6, "sep_draws": 10**4, "n_workers": 1024, "n_threads": 1024,
+          "gd_steps": 10**6, "resample_reps": 10**5, "sep_draws": 10**4, "n_workers": 1024,
+          "n_threads": 1024,
           "seeds": 10**4, "hmm_seed": 2**63}
 
 
@@ -84,6 +85,8 @@ class Protocol:
     best of all of them on the validation pairs), stopping tolerance ``gtol``
     on the largest gradient entry, ``max_iter`` Newton steps; the
     early-stopped head runs at most ``gd_steps`` steps of gradient descent;
+    the theory on the features is checked against ``resample_reps`` training
+    sets drawn from the test rows (0: skipped);
     the exact separability test runs on the first ``sep_draws`` training sets
     of every seed, family and width. ``seeds``: the seeds of the experiment.
     Compute: ``n_workers`` processes, ``n_threads`` torch threads in each.
@@ -115,6 +118,7 @@ class Protocol:
     gtol: float = 1e-8
     max_iter: int = 300
     gd_steps: int = 500
+    resample_reps: int = 50
     sep_draws: int = 1
     seeds: tuple = tuple(range(10))
     n_workers: int = 2
@@ -128,8 +132,10 @@ class Protocol:
             object.__setattr__(self, name, _bounded(name, getattr(self, name)))
         if self.n_tokens < 2:
             raise ValueError(f"n_tokens must be an integer >= 2, got {self.n_tokens!r}")
-        for name in ("hmm_seed", "warmup", "sep_draws"):
+        for name in ("hmm_seed", "warmup", "sep_draws", "resample_reps"):
             object.__setattr__(self, name, _bounded(name, getattr(self, name), minimum=0))
+        if self.resample_reps == 1:
+            raise ValueError(f"resample_reps must be 0 or >= 2, got {self.resample_reps!r}")
         if self.warmup > self.steps:
             raise ValueError(f"warmup must be <= steps={self.steps}, got {self.warmup!r}")
         if self.n_test < 4:
@@ -197,6 +203,7 @@ class Protocol:
             flops += 6.0 * self.n_layers * layer * self.steps * self.batch_size * t1
             flops += 2.0 * 2.0 * self.n_layers * layer * rows * t1
             r = min(self.n_train, p + 1)
+            flops += 3 * self.resample_reps * 4 * self.n_train * p * p
             flops += 3 * 4 * draws * (len(self.ridges) * 20 * (v * r ** 3 + self.n_train ** 3)
                                       + self.gd_steps * 2 * (self.n_train + self.n_val) * r * v)
             peak = max(peak, 8.0 * (min(rows, 1000) * t1 * 4 * p * 6 + 4 * rows * p

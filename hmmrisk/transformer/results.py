@@ -70,6 +70,7 @@ class TransformerResult:
     effective_rank: np.ndarray
     probe_r2: np.ndarray
     theory_sq: np.ndarray
+    resampled_sq: np.ndarray
     lm_test_loss: np.ndarray
     pretrain_loss: np.ndarray
     pretrain_seconds: np.ndarray
@@ -89,7 +90,8 @@ class TransformerResult:
                             "tuned_ridge", "es_ce", "es_step", "pca_ce", "pca_sq")},
         "separable": ("seed", "family", "width", "sep_draw"),
         **{k: ("seed", "family", "width") for k in ("tail_share", "participation",
-                                                    "effective_rank", "probe_r2", "theory_sq")},
+                                                    "effective_rank", "probe_r2", "theory_sq",
+                                                    "resampled_sq")},
         "lm_test_loss": ("seed", "network", "width"),
         "pretrain_loss": ("seed", "width", "step"),
         "pretrain_seconds": ("seed", "width"), "head_seconds": ("seed", "width"),
