@@ -47,9 +47,9 @@ def per_width(pr: tf.Protocol, seed: int, widths) -> None:
     for width in widths:
         with tf.threads(pr.n_threads):
             t0 = time.perf_counter()
-            feats = tf.frozen_features(pr, seed, width)
+            feats = tf.frozen_features(pr, width, rng=seed)
             t_feat = time.perf_counter() - t0 - feats.pretrain_seconds
-            xtr, xte = tf.family_features(pr, seed, feats)
+            xtr, _, xte = tf.family_features(pr, feats, rng=seed)
             n_f, n_d = len(FAMILIES), pr.n_draws
             t1 = time.perf_counter()
             sc = tf.fit_heads(xtr.reshape(n_f * n_d, pr.n_train, -1),

@@ -28,6 +28,9 @@ CHUNK_BYTES = 2**30
 #: the Monte Carlo loses digits to cancellation (relative error ~ 1e-16 x eigenvalue).
 MAX_SIGNAL_EIGENVALUE = 1e8
 
+#: Work units of this module a core does in a second (the scale of ``max_work``).
+FLOPS_PER_SECOND = 1.5e9
+
 _F = 8          # bytes per float64
 _CALL = 3e6     # fixed cost of one call in operations (~2 ms of Python: checks, small arrays)
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

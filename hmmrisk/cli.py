@@ -291,15 +291,15 @@ def _figure_parser(sub):
                      help="Figure 2 only: training-set sizes n (book: 100,150,200)")
     g3 = p.add_argument_group("Figure 3 (fields of hmmrisk.transformer.Protocol)")
     g3.add_argument("--widths", type=_ints, metavar="LIST",
-                    help="Transformer widths p, increasing (book: 2,4,8,12,16,24,32,48,64,96,128,256)")
-    g3.add_argument("--seeds", type=_ints, metavar="LIST", help="seeds of the experiment (book: 0,1,2)")
-    g3.add_argument("--steps", type=_arg_int, help="pre-training steps (book: 200)")
+                    help="Transformer widths p, increasing (book: 2,4,8,16,24,32,64,96,160)")
+    g3.add_argument("--seeds", type=_ints, metavar="LIST", help="seeds of the experiment (book: 0:9)")
+    g3.add_argument("--steps", type=_arg_int, help="pre-training steps (book: 150)")
     g3.add_argument("--warmup", type=_arg_int,
-                    help="warm-up steps (book: 20; default with --steps: a tenth of --steps)")
-    g3.add_argument("--n-train", type=_arg_int, help="training pairs of the head, n (book: 100)")
-    g3.add_argument("--n-draws", type=_arg_int, help="training sets per seed (book: 8)")
-    g3.add_argument("--n-test", type=_arg_int, help="test pairs (book: 2000)")
-    g3.add_argument("--n-lm-test", type=_arg_int, help="sequences for the language-model test loss (book: 500)")
+                    help="warm-up steps (book: 15; default with --steps: a tenth of --steps)")
+    g3.add_argument("--n-train", type=_arg_int, help="training pairs of the head, n (book: 40)")
+    g3.add_argument("--n-draws", type=_arg_int, help="training sets per seed (book: 2)")
+    g3.add_argument("--n-test", type=_arg_int, help="test pairs (book: 1000)")
+    g3.add_argument("--n-lm-test", type=_arg_int, help="sequences for the language-model test loss (book: 300)")
     g3.add_argument("--workers", type=_arg_int, help="worker processes (book: 2)")
     g3.add_argument("--set", action="append", metavar="FIELD=VALUE",
                     help="any other Protocol field, e.g. --set length=16 --set batch_size=16 (repeatable)")
@@ -395,7 +395,17 @@ def _figure_command(args) -> int:
     if args.number == 3:
         from . import transformer as f3
 
-        fig = f3.plot_figure3(f3.run(_protocol(args)))
+        pr = _protocol(args)                  # every option and Protocol field checked here
+        cost = pr.estimate()
+        _resources.require(f"figure 3 (about {cost['seconds']:.0f} s of one core)",
+                           memory=cost["bytes"], work=cost["seconds"] * _resources.FLOPS_PER_SECOND)
+        print(f"figure 3: about {cost['seconds'] / pr.n_workers:.0f} s on {pr.n_workers} "
+              f"worker(s), {_resources.format_bytes(cost['bytes'])} of memory", file=sys.stderr)
+        old = signal.signal(signal.SIGTERM, _terminated)
+        try:                                   # SIGTERM ends the worker pool like Ctrl-C
+            fig = f3.plot_figure3(f3.run(pr))
+        finally:
+            signal.signal(signal.SIGTERM, old)
     else:
         from . import curves, plotting
 
@@ -405,6 +415,11 @@ def _figure_command(args) -> int:
         fig.savefig(fh, format=fmt, dpi=args.dpi, facecolor="white", bbox_inches="tight")
     print(f"figure {args.number} written to {out} ({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _terminated(signum, frame):
+    print("hmmrisk figure: terminated", file=sys.stderr)
+    raise SystemExit(128 + signum)
 
 
 def _seed(value):

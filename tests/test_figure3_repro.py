@@ -16,7 +16,7 @@ import hmmrisk.transformer as f3
 
 REDUCED = dict(n_states=4, n_tokens=6, n_successors=2, n_emissions=2, length=8, widths=(2, 8),
                steps=10, batch_size=8, warmup=2, n_lm_test=40, n_train=12, n_draws=2,
-               n_test=40, ridges=(1e-2, 1e-6), sep_draws=2, seeds=(0, 1))
+               n_test=40, n_val=20, ridges=(1e-2, 1e-6), gd_steps=50, sep_draws=2, seeds=(0, 1))
 
 
 def test_reduced_figure3_protocol_is_reproducible_across_processes():

@@ -219,15 +219,17 @@ def test_protocol_rejects_bad_input(kwargs, match):
 
 
 def test_run_rejects_bad_input():
-    with pytest.raises(ValueError, match="protocol"):
+    with pytest.raises(TypeError, match="protocol"):
         f3.run("protocol")
+    with pytest.raises(TypeError, match="executor"):
+        f3.run(f3.Protocol(widths=(2,)), executor=object())
     with pytest.raises(ValueError, match="seeds"):
         f3.Protocol(widths=(2,), seeds=(1, 1))
     with pytest.raises(ValueError, match="seeds"):
         f3.Protocol(widths=(2,), seeds=(-1,))
     with pytest.raises(ValueError, match="width"):
-        f3.frozen_features(f3.Protocol(widths=(2,)), 0, 3)
-    with pytest.raises(ValueError, match="result"):
+        f3.frozen_features(f3.Protocol(widths=(2,)), 3, rng=0)
+    with pytest.raises(TypeError, match="result"):
         f3.summarize({"widths": 1})
 
 
@@ -236,7 +238,8 @@ def test_run_rejects_bad_input():
 #: The reduced protocol: tiny widths and steps, every code path of the chapter's run.
 TINY = dict(n_states=4, n_tokens=6, n_successors=2, n_emissions=2, length=8, widths=(2, 8),
             steps=12, batch_size=8, warmup=2, n_lm_test=50, n_train=12, n_draws=2,
-            n_test=40, ridges=(1e-2, 1e-6), sep_draws=2, seeds=(0, 1), n_workers=1)
+            n_test=40, n_val=20, ridges=(1e-2, 1e-6), gd_steps=50, sep_draws=2, seeds=(0, 1),
+            n_workers=1)
 
 
 def test_reduced_protocol_is_bitwise_reproducible():
@@ -265,12 +268,13 @@ def test_tiny_protocol_end_to_end():
     pre = f3.FAMILIES.index("pretrained")
     assert np.all(res.rank[:, pre, 0] == 2)                       # LayerNorm: p - 1 + bias
     # the job equals a direct head fit on the same frozen features
-    feats = f3.frozen_features(pr, 1, 8)
+    feats = f3.frozen_features(pr, 8, rng=1)
     fit = f3.fit_heads(feats.train[0], feats.y_train, feats.test[0], feats.y_test,
                        6, ridges=pr.ridges, gtol=pr.gtol)
     np.testing.assert_allclose(res.test_ce[1, pre, :, 1], fit.test_ce, rtol=1e-9)
     # the noise family is the standardised pre-trained features plus N(0, sigma^2 I)
-    xtr, xte = f3.family_features(pr, 1, feats)
+    xtr, xva, xte = f3.family_features(pr, feats, rng=1)
+    assert xva.shape == (3, pr.n_val, 8)
     noisy = f3.FAMILIES.index("pretrained+noise")
     z = f3.features.standardise(feats.train[0].reshape(-1, 8))
     resid = xtr[noisy].reshape(-1, 8) - z
@@ -280,7 +284,12 @@ def test_tiny_protocol_end_to_end():
     assert summ.family("pretrained").peak_width in (2, 8)
     assert summ.all_converged
     assert summ.bayes < summ.marginal + 0.5
-    path = f3.ridge_path(pr, 0, 8, [1e-6, 1e-2])
+    # the tuned head is the softmax head at the ridge of least validation cross-entropy
+    best = np.argmin(res.val_ce, axis=2)
+    np.testing.assert_array_equal(res.tuned_ce, np.take_along_axis(res.test_ce, best[:, :, None], 2)[:, :, 0])
+    assert np.all(res.es_step <= pr.gd_steps) and np.all(np.isfinite(res.theory_sq))
+    assert np.all(res.participation >= 1 - 1e-9) and np.all(res.probe_r2 <= 1)
+    path = f3.ridge_path(pr, 8, [1e-6, 1e-2], rng=0)
     assert path.test_ce.shape == (3, 2, 2) and path.ridges[0] == 1e-2
     np.testing.assert_allclose(path.test_ce, res.test_ce[0, :, :, 1], rtol=1e-9)  # same ridges
     sp = f3.SyntheticProtocol(ns=(10, 16), ratios=(0.1, 0.5, 1.0, 3.0), n_draws=2, n_test=40,
@@ -291,7 +300,8 @@ def test_tiny_protocol_end_to_end():
 
     before = dict(matplotlib.rcParams)
     for fig in (f3.plot_figure3(res), f3.plot_pretraining(res), f3.plot_theory(syn),
-                f3.plot_ridge_path(path, marginal=summ.marginal, headline=1e-6)):
+                f3.plot_ridge_path(path, marginal=summ.marginal, headline=1e-6),
+                f3.plot_robustness(res), f3.plot_geometry(res)):
         assert fig.patch.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
         plt.close(fig)
     assert dict(matplotlib.rcParams) == before                   # the local style is scoped
@@ -316,3 +326,26 @@ def test_a_pool_left_open_is_released_at_exit():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "left open: 0" in run.stdout, (run.stdout, run.stderr[-2000:])
+
+
+def test_an_int_seed_and_its_generator_give_the_same_features():
+    pr = f3.Protocol(**TINY)
+    a = f3.frozen_features(pr, 2, rng=1)
+    b = f3.frozen_features(pr, 2, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(a.train, b.train)
+    np.testing.assert_array_equal(a.test, b.test)
+
+
+@pytest.mark.slow
+def test_run_on_a_dask_cluster_is_bitwise_serial():
+    """Any executor gives the serial run's bits: a Dask LocalCluster of 2 worker processes."""
+    distributed = pytest.importorskip("distributed")
+    pr = f3.Protocol(**{**TINY, "seeds": (0,), "widths": (2, 4)})
+    serial = f3.run(pr, n_workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dask = f3.run(pr, executor=client)
+    for key, arr in serial.arrays().items():
+        if not key.endswith("seconds"):
+            np.testing.assert_array_equal(arr, getattr(dask, key), err_msg=key)

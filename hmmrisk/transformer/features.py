@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as _v
-from ._common import rng as _rng
+from ._random import rng as _rng
 
 __all__ = ["standardise", "add_isotropic_noise", "isotropic_features", "latent_features"]
 

@@ -32,6 +32,7 @@ __all__ = [
     "squared_loss",
     "HeadScores",
     "fit_heads",
+    "early_stopped_head",
 ]
 
 
@@ -487,9 +488,8 @@ class HeadScores(NamedTuple):
         Its participation ratio ``(sum s_j^2)^2 / sum s_j^4``.
     sv_min_rel : (problem,)
         Its smallest kept singular value over the largest.
-    separable : (problem,)
-        Exact linear separability of the training set (:func:`~hmmrisk.transformer.separability.is_separable`),
-        or all ``False`` if not asked for.
+    val_ce : (ridge, problem)
+        Mean cross-entropy of the softmax head on the validation pairs (NaN without them).
     """
 
     test_ce: np.ndarray
@@ -507,7 +507,7 @@ class HeadScores(NamedTuple):
     rank: np.ndarray
     eff_rank: np.ndarray
     sv_min_rel: np.ndarray
-    separable: np.ndarray
+    val_ce: np.ndarray
 
 
 def _relative_margin(logits, labels):
@@ -530,14 +530,14 @@ _EXTRA_FIELDS = ("train_margin",)
 
 def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
               ridges=(1e-6,), gtol: float = 1e-8, max_iter: int = 300,
-              separability: bool = False, n_threads: int | None = 1) -> HeadScores:
+              val_features=None, y_val=None, n_threads: int | None = 1) -> HeadScores:
     """Both heads on a batch of frozen-feature problems (one width of Figure 3).
 
     For each problem: :func:`head_design`, then the softmax head at each ridge
     (largest first, each warm-started from the previous one), the
-    minimum-norm squared-loss head and, if ``separability``, the exact
-    separability test of the training set on the same design. Chapter of
-    origin: :ref:`ch-transformer`.
+    minimum-norm squared-loss head; with validation pairs, the softmax head's
+    validation cross-entropy at each ridge (to choose the ridge without the
+    test set). Chapter of origin: :ref:`ch-transformer`.
 
     Parameters
     ----------
@@ -548,37 +548,31 @@ def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
     n_classes : int
     ridges : sequence of float
         Each ``> 0``.
-    separability : bool
-        Also run :func:`~hmmrisk.transformer.separability.is_separable`.
+    val_features : array, shape (B, m', p) or (m', p), optional
+    y_val : int array, shape (m',) or (B, m'), optional
 
     Returns
     -------
     HeadScores
     """
-    from .separability import is_separable
-
     xtr = _v.finite_array("train_features", train_features, ndim=3)
-    xte = _v.finite_array("test_features", test_features)
-    if xte.ndim == 2:
-        xte = np.broadcast_to(xte, (xtr.shape[0],) + xte.shape)
-    if xte.ndim != 3 or xte.shape[0] != xtr.shape[0] or xte.shape[2] != xtr.shape[2]:
-        raise ValueError(f"test_features must have shape (m, {xtr.shape[2]}) or "
-                         f"({xtr.shape[0]}, m, {xtr.shape[2]}), got {np.shape(test_features)}")
-    y_te = np.asarray(y_test)
-    if y_te.ndim == 1:
-        y_te = np.broadcast_to(y_te, xte.shape[:2])
-    for name, y, shape in (("y_train", np.asarray(y_train), xtr.shape[:2]), ("y_test", y_te, xte.shape[:2])):
-        if y.shape != shape or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"{name} must be an integer array of shape {shape}, "
-                             f"got {y.dtype} array of shape {y.shape}")
+    xte, y_te = _eval_set("test", test_features, y_test, xtr)
+    y_tr = np.asarray(y_train)
+    if y_tr.shape != xtr.shape[:2] or not np.issubdtype(y_tr.dtype, np.integer):
+        raise ValueError(f"y_train must be an integer array of shape {xtr.shape[:2]}, "
+                         f"got {y_tr.dtype} array of shape {y_tr.shape}")
     ridges = [_v.real("ridges", r, low=0.0, low_open=True) for r in np.atleast_1d(ridges)]
     if not ridges:
         raise ValueError(f"ridges must not be empty, got {ridges!r}")
-    if not isinstance(separability, bool):
-        raise ValueError(f"separability must be a bool, got {separability!r}")
-    y_tr = np.asarray(y_train)
-    f_tr, f_te, rank = head_design(xtr, xte)
+    m_te = xte.shape[1]
+    if val_features is not None:
+        xva, y_va = _eval_set("val", val_features, y_val, xtr)
+        xte, y_te = np.concatenate([xte, xva], axis=1), np.concatenate([y_te, y_va], axis=1)
+    f_tr, f_all, rank = head_design(xtr, xte)
+    f_te, f_va = f_all[:, :m_te], f_all[:, m_te:]
+    y_te, y_va = y_te[:, :m_te], y_te[:, m_te:]
     out = {k: np.empty((len(ridges), xtr.shape[0])) for k in SOFTMAX_FIELDS + _EXTRA_FIELDS}
+    out["val_ce"] = np.full((len(ridges), xtr.shape[0]), np.nan)
     out["converged"] = np.zeros((len(ridges), xtr.shape[0]), dtype=bool)
     out["n_iter"] = np.zeros((len(ridges), xtr.shape[0]), dtype=np.int64)
     order = np.argsort(ridges)[::-1]
@@ -589,6 +583,8 @@ def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
         z = fit.weights
         out["test_ce"][k], out["test_acc"][k] = softmax_metrics(f_te, y_te, z)
         out["train_ce"][k], out["train_acc"][k] = softmax_metrics(f_tr, y_tr, z)
+        if f_va.shape[1]:
+            out["val_ce"][k] = softmax_metrics(f_va, y_va, z)[0]
         out["weight_norm"][k] = np.sqrt((z ** 2).sum(axis=(1, 2)))
         out["train_margin"][k] = _relative_margin(f_tr @ z, y_tr)
         for key in ("grad_norm", "n_iter", "converged", "residual"):
@@ -601,8 +597,79 @@ def fit_heads(train_features, y_train, test_features, y_test, n_classes: int, *,
     out["eff_rank"] = sv2.sum(axis=1) ** 2 / (sv2 ** 2).sum(axis=1)
     sv = np.sqrt(np.where(sv2 > 0, sv2, np.inf))
     out["sv_min_rel"] = sv.min(axis=1) / np.sqrt(sv2.max(axis=1))
-    if separability:
-        out["separable"] = is_separable(f_tr, y_tr, bias=False)
-    else:
-        out["separable"] = np.zeros(xtr.shape[0], dtype=bool)
     return HeadScores(**out)
+
+
+def _eval_set(name, features, labels, xtr):
+    """An evaluation set of :func:`fit_heads` as ``(B, m, p)`` features and ``(B, m)`` labels."""
+    x = _v.finite_array(f"{name}_features", features)
+    if x.ndim == 2:
+        x = np.broadcast_to(x, (xtr.shape[0],) + x.shape)
+    if x.ndim != 3 or x.shape[0] != xtr.shape[0] or x.shape[2] != xtr.shape[2]:
+        raise ValueError(f"{name}_features must have shape (m, {xtr.shape[2]}) or "
+                         f"({xtr.shape[0]}, m, {xtr.shape[2]}), got {np.shape(features)}")
+    y = np.asarray(labels)
+    if y.ndim == 1:
+        y = np.broadcast_to(y, x.shape[:2])
+    if y.shape != x.shape[:2] or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y_{name} must be an integer array of shape {x.shape[:2]}, "
+                         f"got {y.dtype} array of shape {y.shape}")
+    return x, y
+
+
+def early_stopped_head(train_features, y_train, val_features, y_val, test_features, y_test,
+                       n_classes: int, *, steps: int = 2000, n_checks: int = 40,
+                       n_threads: int | None = 1):
+    """Gradient descent on the unregularised cross-entropy, stopped where the validation loss is least.
+
+    On the design of :func:`head_design` (``F``, bias included), from ``Z = 0``,
+    ``Z <- Z - eta * F^T (softmax(F Z) - onehot(y)) / n`` with
+    ``eta = 2 / lambda_max(F^T F / n)`` (the softmax Hessian is at most half
+    ``F^T F / n``, so every step lowers the loss). The validation
+    cross-entropy is measured at ``n_checks`` steps spaced geometrically up to
+    ``steps``; the head kept is the one at the best of them, so the stopping
+    time, like a tuned ridge, is chosen without the test set. Chapter of
+    origin: :ref:`ch-transformer`.
+
+    Parameters
+    ----------
+    train_features : array, shape (B, n, p)
+    val_features, test_features : array, shape (B, m, p) or (m, p)
+
+    Returns
+    -------
+    test_ce, val_ce : numpy.ndarray, shape (B,)
+        At the chosen step.
+    step : numpy.ndarray of int, shape (B,)
+        The chosen step (0: the bias-free zero head, the uniform prediction).
+    """
+    xtr = _v.finite_array("train_features", train_features, ndim=3)
+    xte, y_te = _eval_set("test", test_features, y_test, xtr)
+    xva, y_va = _eval_set("val", val_features, y_val, xtr)
+    steps = _v.integer("steps", steps)
+    n_checks = _v.integer("n_checks", n_checks)
+    f_tr, f_all, _ = head_design(xtr, np.concatenate([xte, xva], axis=1))
+    m_te = xte.shape[1]
+    f_te, f_va = f_all[:, :m_te], f_all[:, m_te:]
+    y_tr = np.asarray(y_train)
+    f, y, n_classes, _ = _check_head_inputs(f_tr, y_tr, n_classes)
+    checks = set(np.unique(np.geomspace(1, steps, n_checks).round().astype(int)).tolist())
+    with threads(n_threads):
+        ft = torch.from_numpy(f)
+        onehot = torch.nn.functional.one_hot(torch.from_numpy(y), n_classes).double()
+        lmax = torch.linalg.eigvalsh(ft.transpose(1, 2) @ ft / ft.shape[1])[:, -1]
+        eta = (2.0 / lmax)[:, None, None]
+        z = torch.zeros((f.shape[0], f.shape[2], n_classes), dtype=torch.float64)
+        best_val = softmax_metrics(f_va, y_va, z.numpy())[0]
+        best_z, best_step = z.clone(), np.zeros(f.shape[0], dtype=np.int64)
+        for t in range(1, steps + 1):
+            prob = torch.softmax(ft @ z, dim=2)
+            z = z - eta * (ft.transpose(1, 2) @ (prob - onehot)) / ft.shape[1]
+            if t in checks:
+                val = softmax_metrics(f_va, y_va, z.numpy())[0]
+                better = val < best_val
+                best_val = np.where(better, val, best_val)
+                best_step = np.where(better, t, best_step)
+                best_z[torch.from_numpy(better)] = z[torch.from_numpy(better)]
+    test = softmax_metrics(f_te, y_te, best_z.numpy())[0]
+    return test, best_val, best_step

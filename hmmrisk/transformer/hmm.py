@@ -28,13 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as _v
-from ._common import rng as _rng
+from ._random import rng as _rng
 
 __all__ = [
     "DiscreteHMM",
     "random_sparse_hmm",
     "stationary_distribution",
     "sample",
+    "belief_states",
     "forward_filter",
     "bayes_loss",
     "marginal_distribution",
@@ -305,6 +306,34 @@ def forward_filter(hmm: DiscreteHMM, tokens) -> np.ndarray:
         filt /= filt.sum(axis=1, keepdims=True)
         alpha = filt @ hmm.transition
     return out
+
+
+def belief_states(hmm: DiscreteHMM, tokens) -> np.ndarray:
+    """The forward filter's posterior on the last hidden state, ``P(s_T = k | x_1, ..., x_T)``.
+
+    The filtered law ``f_T`` of :func:`forward_filter`'s recursion after the
+    last token: the belief state that the chapter's linear probe reads from
+    the frozen features (:ref:`ch-transformer`). It lies in the simplex of
+    dimension ``K - 1``; the next-token law is ``f_T A E``.
+
+    Parameters
+    ----------
+    hmm : DiscreteHMM
+    tokens : int array, shape (n, T), ``T >= 1``
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, K)
+    """
+    hmm = _check_hmm(hmm)
+    x = _check_tokens(tokens, hmm.n_tokens)
+    alpha = np.broadcast_to(hmm.initial, (x.shape[0], hmm.n_states)).copy()
+    emit_t = hmm.emission.T
+    for t in range(x.shape[1]):
+        filt = alpha * emit_t[x[:, t]]
+        filt /= filt.sum(axis=1, keepdims=True)
+        alpha = filt @ hmm.transition
+    return filt
 
 
 def bayes_loss(hmm: DiscreteHMM, tokens, *, positions="all") -> float:

@@ -20,7 +20,13 @@ from .protocol import FAMILIES, NETWORKS, SYNTHETIC_FAMILIES
 from .results import RidgePath, SyntheticResult, TransformerResult
 
 __all__ = ["figure3_style", "FAMILY_STYLE", "plot_figure3", "plot_theory", "plot_pretraining",
-           "plot_ridge_path"]
+           "plot_ridge_path", "plot_robustness", "plot_geometry"]
+
+#: The heads of the robustness study (:func:`plot_robustness`): result field, label, style.
+HEADS = (("test_ce", r"ridge $10^{-6}$ (headline)", dict(color=COLORS[0], marker="o")),
+         ("tuned_ce", "ridge tuned on validation", dict(color=COLORS[2], marker="D")),
+         ("es_ce", "early-stopped gradient descent", dict(color=COLORS[3], marker="^")),
+         ("pca_ce", "top $K-1$ PCs, tuned ridge", dict(color=COLORS[4], marker="v")))
 
 #: Marker and colour (from the book's palette) of each feature family (and network).
 FAMILY_STYLE = {
@@ -150,8 +156,9 @@ def plot_theory(result: SyntheticResult):
 
     One row per synthetic family. Left: test cross-entropy of the softmax head
     against ``p / p_sep`` (``p_sep`` the median exact separability threshold
-    of that ``n``), one curve per ``n`` (mean over training sets). Right: the
-    minimum-norm squared-loss head against ``p / n``. Log-log axes; the
+    of that ``n``), one curve per ``n`` (mean over training sets, error bars
+    one standard error over them). Right: the minimum-norm squared-loss head
+    against ``p / n``. Log-log axes; the
     marginal predictor dash-dotted; the vertical line at 1. Chapter of origin:
     :ref:`ch-transformer`.
 
@@ -173,8 +180,9 @@ def plot_theory(result: SyntheticResult):
                 p = res.widths[i]
                 psep = float(np.median(res.p_sep[f, i]))
                 st = dict(color=COLORS[i % len(COLORS)], marker=markers[i % len(markers)], label=f"$n$ = {n}")
-                a.plot(p / psep, res.test_ce[f, i].mean(axis=-1), linestyle="-", **st)
-                b.plot(p / n, res.sq_test_loss[f, i].mean(axis=-1), linestyle="-", **st)
+                for ax, xx, arr in ((a, p / psep, res.test_ce[f, i]), (b, p / n, res.sq_test_loss[f, i])):
+                    se = arr.std(axis=-1, ddof=1) / np.sqrt(arr.shape[-1]) if arr.shape[-1] > 1 else None
+                    ax.errorbar(xx, arr.mean(axis=-1), yerr=se, linestyle="-", **st)
             a.axhline(res.marginal, color="0.35", linestyle="-.", label="marginal predictor")
             a.axvline(1.0, color="0.3", linestyle=":", linewidth=1.2)
             b.axvline(1.0, color=_THRESHOLD, linestyle="--", linewidth=1.0)
@@ -285,6 +293,109 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
         axes[2].set_ylabel(r"head norm $\|W_a\|_F$")
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
-        fig.suptitle(f"one width, p = {path.width} (seed {path.seed})")
+        fig.suptitle(f"one width, p = {path.width}")
         fig.tight_layout(rect=(0, 0.22, 1, 1))
+    return fig
+
+
+def _per_seed(result, key, family):
+    """``(seed, width)`` values of one family (the headline ridge for ``test_ce``), draws averaged."""
+    j = FAMILIES.index(family)
+    arr = getattr(result, key)[:, j]
+    if key == "test_ce":
+        arr = arr[:, 0]
+    return arr.mean(axis=-1) if arr.ndim == 3 else arr
+
+
+def _mean_se(ax, x, per_seed, style, **kw):
+    se = per_seed.std(axis=0, ddof=1) / np.sqrt(per_seed.shape[0]) if per_seed.shape[0] > 1 else None
+    ax.errorbar(x, per_seed.mean(axis=0), yerr=se, linestyle="-", **style, **kw)
+
+
+def plot_robustness(result: TransformerResult):
+    """The robustness study (:numref:`fig-transformer-robust`): every head, and the theory on the features.
+
+    Top row, one panel per family: test cross-entropy against ``p / n`` of the
+    near-unregularised softmax head, the head with the ridge tuned on the
+    validation pairs, the early-stopped gradient-descent head and the tuned
+    head on the top ``K - 1`` principal components (mean over seeds, error
+    bars one standard error over seeds); marginal predictor dash-dotted, Bayes
+    filter dashed. Bottom row: the minimum-norm squared-loss head's measured
+    test loss, the same head on training sets drawn from the rows the theory
+    takes as its population, and Theorem 1 / Definition 2 evaluated on that
+    population's covariance (line). Chapter of origin: :ref:`ch-transformer`.
+    """
+    import matplotlib.pyplot as plt
+
+    res = _check(result, TransformerResult, "result")
+    n = res.protocol.n_train
+    x = res.widths / n
+    with figure3_style():
+        fig, axes = plt.subplots(2, len(FAMILIES), figsize=(WIDTH, 6.4), sharex=True)
+        for j, fam in enumerate(FAMILIES):
+            a, b = axes[0, j], axes[1, j]
+            for key, label, st in HEADS:
+                _mean_se(a, x, _per_seed(res, key, fam), st, label=label)
+            a.axhline(float(np.mean(res.marginal)), color="0.35", linestyle="-.", label="marginal predictor")
+            a.axhline(float(np.mean(res.bayes)), color="k", linestyle="--", label="Bayes filter")
+            _mean_se(b, x, _per_seed(res, "sq_test_loss", fam), dict(color=COLORS[0], marker="o"),
+                     label="measured (min-norm head)")
+            if np.all(np.isfinite(res.resampled_sq)):
+                _mean_se(b, x, _per_seed(res, "resampled_sq", fam),
+                         dict(color=COLORS[3], marker="^", mfc="white"),
+                         label="same head, training sets drawn from the theory's population")
+            th = _per_seed(res, "theory_sq", fam)
+            b.plot(x, np.exp(np.log(th).mean(axis=0)), color="k", linestyle="-", marker="",
+                   label="theory on the features' covariance")
+            for ax in (a, b):
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.axvline(1.0, color=_THRESHOLD, linestyle="--", linewidth=1.0)
+            _no_minor_labels(a, b)
+            a.set_title(FAMILY_STYLE[fam]["label"])
+            b.set_xlabel("$p / n$")
+        axes[0, 0].set_ylabel("test cross-entropy (nats)")
+        axes[1, 0].set_ylabel("test squared loss")
+        h1, l1 = axes[0, 0].get_legend_handles_labels()
+        h2, l2 = axes[1, 0].get_legend_handles_labels()
+        fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+def plot_geometry(result: TransformerResult):
+    """The geometry of the frozen features (:numref:`fig-transformer-geometry`), against ``p``.
+
+    Participation ratio and effective rank of the standardised test features,
+    and the held-out ``R^2`` of a linear probe of the HMM belief state; mean
+    over seeds, error bars one standard error. Chapter of origin:
+    :ref:`ch-transformer`.
+    """
+    import matplotlib.pyplot as plt
+
+    res = _check(result, TransformerResult, "result")
+    w = res.widths
+    k = res.protocol.n_states - 1
+    with figure3_style():
+        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.4))
+        for fam in FAMILIES:
+            st = FAMILY_STYLE[fam]
+            for ax, key in zip(axes, ("participation", "effective_rank", "probe_r2")):
+                _mean_se(ax, w, _per_seed(res, key, fam), st)
+        for ax, title in zip(axes, ("participation ratio", "effective rank", "belief-state probe $R^2$")):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("model size $p$")
+            ax.set_title(title)
+        for ax in axes[:2]:
+            ax.set_yscale("log")
+            ax.axhline(k, color="0.5", linestyle=":", label=f"$K - 1$ = {k}")
+        axes[2].set_ylim(None, 1.02)
+        _no_minor_labels(*axes)
+        handles, labels = [], []
+        for ax in axes[:1]:
+            handles, labels = ax.get_legend_handles_labels()
+        fams = [plt.Line2D([], [], linestyle="-", **FAMILY_STYLE[f]) for f in FAMILIES]
+        fig.legend(fams + handles, [FAMILY_STYLE[f]["label"] for f in FAMILIES] + labels,
+                   loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig

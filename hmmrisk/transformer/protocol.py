@@ -14,9 +14,9 @@ import numpy as np
 
 from .. import _validate as _v
 from . import hmm as dh
-from ._common import seed as _seed
+from ._random import seed as _seed
 
-__all__ = ["FAMILIES", "NETWORKS", "SYNTHETIC_FAMILIES", "Protocol", "SyntheticProtocol"]
+__all__ = ["FAMILIES", "NETWORKS", "SYNTHETIC_FAMILIES", "LIMITS", "Protocol", "SyntheticProtocol"]
 
 #: The frozen networks whose features are extracted (pre-training happens once per width and seed).
 NETWORKS = ("pretrained", "untrained")
@@ -43,9 +43,27 @@ def _seeds(value):
     return vals
 
 
+#: Upper bounds of the integer fields of :class:`Protocol` (far above any run a CPU can finish;
+#: the time and memory estimate of :meth:`Protocol.estimate` is the finer guard).
+LIMITS = {"n_states": 1000, "n_tokens": 1000, "n_successors": 1000, "n_emissions": 1000,
+          "length": 4096, "widths": 8192, "n_layers": 64, "n_heads": 64, "steps": 10**6,
+          "batch_size": 10**5, "lr_width": 10**6, "warmup": 10**6, "n_lm_test": 10**6,
+          "n_train": 10**5, "n_val": 10**6, "n_draws": 10**4, "n_test": 10**6, "max_iter": 10**5,
+          "gd_steps": 10**6, "resample_reps": 10**5, "sep_draws": 10**4, "n_workers": 1024,
+          "n_threads": 1024,
+          "seeds": 10**4, "hmm_seed": 2**63}
+
+
+def _bounded(name, value, minimum=1):
+    value = _v.integer(name, value, minimum=minimum)
+    if value > LIMITS[name]:
+        raise ValueError(f"{name} must be <= {LIMITS[name]}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Protocol:
-    """All the settings of Figure 3 (:numref:`fig-transformer`), with the book's values as defaults.
+    """All the settings of Figure 3 (:numref:`fig-transformer`), with this book's values as defaults.
 
     Chapter of origin: :ref:`ch-transformer`.
 
@@ -58,13 +76,22 @@ class Protocol:
     width ``lr_width``, ``lr * lr_width / p`` above it), ``warmup`` steps then
     cosine decay; ``n_lm_test`` sequences measure the language-model loss.
     Heads: ``n_train`` training pairs, ``n_draws`` training sets per seed (the
-    same at every width), ``n_test`` test pairs; the noise family adds
-    ``N(0, noise_sigma^2 I_p)`` to the standardised pre-trained features;
-    softmax ridges ``ridges`` (the first is the headline fit), stopping
-    tolerance ``gtol`` on the largest gradient entry, ``max_iter`` Newton
-    steps; the exact separability test runs on the first ``sep_draws`` training
-    sets of every seed, family and width (all of them if there are fewer). ``seeds``: the seeds of the
-    experiment. Compute: ``n_workers`` processes, ``n_threads`` torch threads in each.
+    same at every width), ``n_val`` validation pairs (one set per seed: they
+    choose the tuned ridge and the early-stopping time), ``n_test`` test pairs
+    (the linear probe of the belief state is fitted on the first half of them
+    and scored on the second); the noise family adds ``N(0, noise_sigma^2
+    I_p)`` to the standardised pre-trained features; softmax ridges ``ridges``
+    (the first is the near-unregularised headline fit, the tuned head picks the
+    best of all of them on the validation pairs), stopping tolerance ``gtol``
+    on the largest gradient entry, ``max_iter`` Newton steps; the
+    early-stopped head runs at most ``gd_steps`` steps of gradient descent;
+    the theory on the features is checked against ``resample_reps`` training
+    sets drawn from the test rows (0: skipped);
+    the exact separability test runs on the first ``sep_draws`` training sets
+    of every seed, family and width. ``seeds``: the seeds of the experiment.
+    Compute: ``n_workers`` processes, ``n_threads`` torch threads in each.
+    Every integer field is bounded by :data:`LIMITS`; :meth:`estimate` gives
+    the run's cost before any work.
     """
 
     n_states: int = 8
@@ -72,46 +99,55 @@ class Protocol:
     n_successors: int = 3
     n_emissions: int = 3
     hmm_seed: int = 0
-    length: int = 32
-    widths: tuple = (2, 4, 8, 16, 24, 32, 64, 96, 128)
+    length: int = 16
+    widths: tuple = (2, 4, 8, 16, 24, 32, 64, 96, 160)
     n_layers: int = 1
     n_heads: int = 1
-    steps: int = 200
+    steps: int = 150
     batch_size: int = 32
     lr: float = 3e-3
     lr_width: int = 128
-    warmup: int = 20
-    n_lm_test: int = 500
-    n_train: int = 100
-    n_draws: int = 4
-    n_test: int = 2000
+    warmup: int = 15
+    n_lm_test: int = 300
+    n_train: int = 40
+    n_val: int = 200
+    n_draws: int = 2
+    n_test: int = 1000
     noise_sigma: float = 1.0
-    ridges: tuple = (1e-6,)
+    ridges: tuple = (1e-6, 1e-2, 1e-1, 1.0)
     gtol: float = 1e-8
     max_iter: int = 300
-    sep_draws: int = 2
-    seeds: tuple = (0, 1, 2)
+    gd_steps: int = 500
+    resample_reps: int = 50
+    sep_draws: int = 1
+    seeds: tuple = tuple(range(10))
     n_workers: int = 2
     n_threads: int = 1
 
     def __post_init__(self):
         for name in ("n_states", "n_tokens", "n_successors", "n_emissions", "length",
                      "n_layers", "n_heads", "steps", "batch_size", "lr_width", "n_lm_test",
-                     "n_train", "n_draws", "n_test", "max_iter", "n_workers", "n_threads"):
-            object.__setattr__(self, name, _v.integer(name, getattr(self, name)))
+                     "n_train", "n_val", "n_draws", "n_test", "max_iter", "gd_steps",
+                     "n_workers", "n_threads"):
+            object.__setattr__(self, name, _bounded(name, getattr(self, name)))
         if self.n_tokens < 2:
             raise ValueError(f"n_tokens must be an integer >= 2, got {self.n_tokens!r}")
-        object.__setattr__(self, "hmm_seed", _v.integer("hmm_seed", self.hmm_seed, minimum=0))
-        object.__setattr__(self, "warmup", _v.integer("warmup", self.warmup, minimum=0))
-        object.__setattr__(self, "sep_draws", _v.integer("sep_draws", self.sep_draws, minimum=0))
+        for name in ("hmm_seed", "warmup", "sep_draws", "resample_reps"):
+            object.__setattr__(self, name, _bounded(name, getattr(self, name), minimum=0))
+        if self.resample_reps == 1:
+            raise ValueError(f"resample_reps must be 0 or >= 2, got {self.resample_reps!r}")
         if self.warmup > self.steps:
             raise ValueError(f"warmup must be <= steps={self.steps}, got {self.warmup!r}")
+        if self.n_test < 4:
+            raise ValueError(f"n_test must be an integer >= 4 (the probe splits it), got {self.n_test!r}")
         # the separability test runs on the first min(sep_draws, n_draws) training sets
         object.__setattr__(self, "sep_draws", min(self.sep_draws, self.n_draws))
         object.__setattr__(self, "lr", _v.real("lr", self.lr, low=0.0, low_open=True))
         object.__setattr__(self, "gtol", _v.real("gtol", self.gtol, low=0.0, low_open=True))
         object.__setattr__(self, "noise_sigma", _v.real("noise_sigma", self.noise_sigma, low=0.0))
         widths = _int_tuple("widths", self.widths)
+        if max(widths) > LIMITS["widths"]:
+            raise ValueError(f"widths must be <= {LIMITS['widths']}, got {max(widths)!r}")
         bad = [w for w in widths if w % self.n_heads]
         if bad:
             raise ValueError(f"widths must be divisible by n_heads={self.n_heads}, got {bad!r}")
@@ -121,7 +157,10 @@ class Protocol:
         if not ridges or len(set(ridges)) != len(ridges):
             raise ValueError(f"ridges must be a non-empty tuple of distinct values, got {self.ridges!r}")
         object.__setattr__(self, "ridges", ridges)
-        object.__setattr__(self, "seeds", _seeds(self.seeds))
+        seeds = _seeds(self.seeds)
+        if len(seeds) > LIMITS["seeds"]:
+            raise ValueError(f"seeds must hold at most {LIMITS['seeds']} seeds, got {len(seeds)}")
+        object.__setattr__(self, "seeds", seeds)
         # the random dealing of emissions needs K * n_emissions >= V etc.
         self.hmm()
 
@@ -137,11 +176,43 @@ class Protocol:
         Adam's update of a ``p x p`` matrix grows with ``p`` at a fixed rate;
         scaling the rate as ``1 / p`` beyond ``lr_width`` keeps the widest
         networks from being under-trained by the shared step budget (the
-        language-model loss per width is shown next to Figure 3). The book's
-        grid stops at ``lr_width``, so there one rate serves every width.
+        language-model loss per width is shown next to Figure 3).
         """
         width = _v.integer("width", width)
         return self.lr * min(1.0, self.lr_width / width)
+
+    def estimate(self) -> dict:
+        """The run's cost from the settings alone: ``{"seconds": ..., "bytes": ...}``.
+
+        ``seconds``: one core's time, from the leading terms (pre-training
+        ``~ 6 x 12 L p^2 x steps x batch_size x (T + 1)`` floating-point
+        operations and the attention's ``T^2 p``; feature extraction; the
+        heads' ``O(ridges x n^2 V^2)`` Newton systems per problem), at
+        ``FLOPS`` operations a second (measured with torch on this book's
+        build machine). ``bytes``: the peak memory of the largest job
+        (activations of a forward pass over 1000 sequences, the features of
+        every family, the Newton system's ``V r x r`` blocks). Both are right
+        up to a small factor, which is all a guard needs.
+        """
+        t1 = self.length + 1
+        seeds, draws, v = len(self.seeds), self.n_draws, self.n_tokens
+        flops, peak = 0.0, 0.0
+        rows = self.n_draws * self.n_train + self.n_val + self.n_test + self.n_lm_test
+        for p in self.widths:
+            layer = 12.0 * p * p + 2.0 * t1 * p
+            flops += 6.0 * self.n_layers * layer * self.steps * self.batch_size * t1
+            flops += 2.0 * 2.0 * self.n_layers * layer * rows * t1
+            r = min(self.n_train, p + 1)
+            flops += 3 * self.resample_reps * 4 * self.n_train * p * p
+            flops += 3 * 4 * draws * (len(self.ridges) * 20 * (v * r ** 3 + self.n_train ** 3)
+                                      + self.gd_steps * 2 * (self.n_train + self.n_val) * r * v)
+            peak = max(peak, 8.0 * (min(rows, 1000) * t1 * 4 * p * 6 + 4 * rows * p
+                                    + 3 * draws * v * (r + 1) ** 2 + self.batch_size * t1 * p * 40))
+        return {"seconds": seeds * flops / FLOPS, "bytes": peak + 8.0 * 12 * max(self.widths) ** 2 * 4}
+
+
+#: Floating-point operations a second of one core, for :meth:`Protocol.estimate`.
+FLOPS = 2e10
 
 
 @dataclass(frozen=True)
@@ -161,10 +232,10 @@ class SyntheticProtocol:
     ``ridge``; ``seed`` drives everything random.
     """
 
-    ns: tuple = (50, 100, 200)
+    ns: tuple = (25, 50)
     ratios: tuple = (0.04, 0.08, 0.12, 0.16, 0.2, 0.24, 0.32, 0.48, 0.96, 2.5, 10.0)
-    n_draws: int = 2
-    n_test: int = 2000
+    n_draws: int = 8
+    n_test: int = 1000
     noise_sigma: float = 1.0
     ridge: float = 1e-6
     gtol: float = 1e-8

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 import numpy as np
+import scipy.stats
 
-from .protocol import FAMILIES, SYNTHETIC_FAMILIES, Protocol, SyntheticProtocol
+from .. import _validate as _v
+from .protocol import FAMILIES, Protocol, SyntheticProtocol
 
-__all__ = ["TransformerResult", "FamilySummary", "Summary", "SyntheticResult", "RidgePath"]
+__all__ = ["TransformerResult", "FamilySummary", "Summary", "SyntheticResult", "RidgePath",
+           "summarize", "Paired", "paired"]
 
 
 def _index(name, options, value):
@@ -50,12 +53,24 @@ class TransformerResult:
     n_iter: np.ndarray
     converged: np.ndarray
     residual: np.ndarray
+    val_ce: np.ndarray
     sq_test_loss: np.ndarray
     sq_train_loss: np.ndarray
     rank: np.ndarray
     eff_rank: np.ndarray
+    tuned_ce: np.ndarray
+    tuned_ridge: np.ndarray
+    es_ce: np.ndarray
+    es_step: np.ndarray
+    pca_ce: np.ndarray
+    pca_sq: np.ndarray
     separable: np.ndarray
     tail_share: np.ndarray
+    participation: np.ndarray
+    effective_rank: np.ndarray
+    probe_r2: np.ndarray
+    theory_sq: np.ndarray
+    resampled_sq: np.ndarray
     lm_test_loss: np.ndarray
     pretrain_loss: np.ndarray
     pretrain_seconds: np.ndarray
@@ -70,10 +85,13 @@ class TransformerResult:
 
     AXES: ClassVar[dict] = {
         **{k: _HEAD for k in ("test_ce", "train_ce", "test_acc", "train_acc", "weight_norm",
-                              "grad_norm", "n_iter", "converged", "residual")},
-        **{k: _SQ for k in ("sq_test_loss", "sq_train_loss", "rank", "eff_rank")},
+                              "grad_norm", "n_iter", "converged", "residual", "val_ce")},
+        **{k: _SQ for k in ("sq_test_loss", "sq_train_loss", "rank", "eff_rank", "tuned_ce",
+                            "tuned_ridge", "es_ce", "es_step", "pca_ce", "pca_sq")},
         "separable": ("seed", "family", "width", "sep_draw"),
-        "tail_share": ("seed", "family", "width"),
+        **{k: ("seed", "family", "width") for k in ("tail_share", "participation",
+                                                    "effective_rank", "probe_r2", "theory_sq",
+                                                    "resampled_sq")},
         "lm_test_loss": ("seed", "network", "width"),
         "pretrain_loss": ("seed", "width", "step"),
         "pretrain_seconds": ("seed", "width"), "head_seconds": ("seed", "width"),
@@ -96,8 +114,6 @@ class TransformerResult:
 
     def summary(self, ridge_index: int = 0) -> "Summary":
         """The numbers the chapter quotes, per family (see :class:`Summary`)."""
-        from .experiment import summarize
-
         return summarize(self, ridge_index=ridge_index)
 
 
@@ -198,9 +214,6 @@ class SyntheticResult:
     def arrays(self) -> dict:
         return {k: getattr(self, k) for k in self.AXES}
 
-    def family_index(self, family: str) -> int:
-        return _index("family", SYNTHETIC_FAMILIES, family)
-
 
 class RidgePath(NamedTuple):
     """The softmax head of one width refitted along a path of ridges (chapter :ref:`ch-transformer`).
@@ -210,8 +223,99 @@ class RidgePath(NamedTuple):
 
     ridges: np.ndarray
     width: int
-    seed: int
     test_ce: np.ndarray
     train_acc: np.ndarray
     weight_norm: np.ndarray
     converged: np.ndarray
+
+
+def _first_width(widths, frac, level):
+    hit = np.nonzero(frac >= level)[0]
+    return int(widths[hit[0]]) if hit.size else None
+
+
+def summarize(result: TransformerResult, *, ridge_index: int = 0) -> Summary:
+    """The numbers Figure 3's chapter quotes (:numref:`fig-transformer`), per family.
+
+    Per seed a quantity is first averaged over the training sets; ``mean`` is
+    the average of the per-seed values, ``lo``/``hi`` their range over seeds.
+    ``sep_width`` is the first width at which at least half of the tested
+    training sets are exactly separable. Chapter of origin: :ref:`ch-transformer`.
+    """
+    if not isinstance(result, TransformerResult):
+        raise TypeError(f"result must be a TransformerResult, got {type(result).__name__}")
+    ridge_index = _v.integer("ridge_index", ridge_index, minimum=0)
+    if ridge_index >= len(result.protocol.ridges):
+        raise ValueError(f"ridge_index must be < {len(result.protocol.ridges)}, got {ridge_index!r}")
+    widths = result.widths
+    fams = {}
+    for j, name in enumerate(FAMILIES):
+        per_seed = result.test_ce[:, j, ridge_index].mean(axis=-1)          # (S, W)
+        mean = per_seed.mean(axis=0)
+        k = int(np.argmax(mean))
+        sep = (result.separable[:, j].mean(axis=(0, 2)) if result.separable.shape[-1]
+               else np.full(widths.size, np.nan))
+        sq_seed = result.sq_test_loss[:, j].mean(axis=-1)
+        sq_mean = sq_seed.mean(axis=0)
+        fams[name] = FamilySummary(
+            ce_mean=mean, ce_lo=per_seed.min(axis=0), ce_hi=per_seed.max(axis=0),
+            peak_width=int(widths[k]), peak_ce=float(mean[k]),
+            seed_peak_widths=widths[np.argmax(per_seed, axis=1)],
+            ce_first=float(mean[0]), ce_last=float(mean[-1]),
+            min_ce=float(mean.min()), min_ce_width=int(widths[np.argmin(mean)]),
+            separable_frac=sep, sep_width=_first_width(widths, sep, 0.5),
+            sq_mean=sq_mean, sq_lo=sq_seed.min(axis=0), sq_hi=sq_seed.max(axis=0),
+            sq_peak_width=int(widths[np.argmax(sq_mean)]),
+            sq_seed_peak_widths=widths[np.argmax(sq_seed, axis=1)],
+            test_acc=result.test_acc[:, j, ridge_index].mean(axis=(0, 2)),
+            train_acc=result.train_acc[:, j, ridge_index].mean(axis=(0, 2)),
+            weight_norm=result.weight_norm[:, j, ridge_index].mean(axis=(0, 2)),
+            eff_rank=result.eff_rank[:, j].mean(axis=(0, 2)),
+            tail_share=result.tail_share[:, j].mean(axis=0))
+    lm = result.lm_test_loss
+    return Summary(widths=widths, n=result.protocol.n_train,
+                   marginal=float(np.mean(result.marginal)), bayes=float(np.mean(result.bayes)),
+                   bayes_lm=float(np.mean(result.bayes_lm)), entropy=float(np.mean(result.entropy)),
+                   bias_only=float(np.mean(result.bias_only_test_ce[:, ridge_index])),
+                   lm_mean=lm.mean(axis=0), lm_lo=lm.min(axis=0), lm_hi=lm.max(axis=0),
+                   all_converged=bool(np.all(result.converged)),
+                   max_grad_norm=float(np.max(result.grad_norm)),
+                   max_residual=float(np.max(result.residual)),
+                   max_newton_steps=int(np.max(result.n_iter)), families=fams)
+
+
+
+class Paired(NamedTuple):
+    """A paired comparison over seeds: ``b - a`` per seed (chapter :ref:`ch-transformer`).
+
+    ``mean``, its standard error ``se``, ``t = mean / se``, the two-sided 95 %
+    Student-t interval ``lo``-``hi`` (``S - 1`` degrees of freedom), and
+    ``up`` / ``down``: how many seeds rose / fell.
+    """
+
+    mean: float
+    se: float
+    t: float
+    lo: float
+    hi: float
+    up: int
+    down: int
+    seeds: int
+
+
+def paired(a, b) -> Paired:
+    """The change from ``a`` to ``b`` (arrays of one value per seed, same seeds), seed by seed.
+
+    ``d_s = b_s - a_s``; ``mean = avg d``, ``se = sd(d) / sqrt(S)``; the
+    interval is ``mean +- t_{0.975, S-1} se``. A rise or fall the chapter
+    claims must have an interval that excludes 0.
+    """
+    a, b = (_v.finite_array(name, x, ndim=1) for name, x in (("a", a), ("b", b)))
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError(f"a and b must have the same length >= 2, got {a.size} and {b.size}")
+    d = b - a
+    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size))
+    q = float(scipy.stats.t.ppf(0.975, d.size - 1))
+    return Paired(mean=mean, se=se, t=mean / se if se > 0 else np.copysign(np.inf, mean),
+                  lo=mean - q * se, hi=mean + q * se, up=int((d > 0).sum()),
+                  down=int((d < 0).sum()), seeds=int(d.size))

@@ -39,6 +39,7 @@ import scipy.optimize as so
 import scipy.sparse as sp
 
 from .. import _validate as _v
+from .heads import fit_softmax_head
 
 __all__ = ["is_separable", "separability_threshold", "cover_probability"]
 
@@ -81,8 +82,6 @@ def _strictly_ranked(s, yy) -> bool:
 
 def _softmax_certificate(f, yy, k) -> bool:
     """Certificate of separability from a ridge-1e-6 softmax head on the whitened coordinates of ``f``."""
-    from .heads import fit_softmax_head           # heads imports this module lazily
-
     u = f / np.linalg.norm(f, axis=0)             # columns of F = U S are orthogonal
     fit = fit_softmax_head(u, yy, k, ridge=1e-6, gtol=1e-8, max_iter=50, n_threads=None)
     return _strictly_ranked(u @ fit.weights, yy)

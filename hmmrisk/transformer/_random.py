@@ -1,4 +1,4 @@
-"""Small helpers shared by the modules of :mod:`hmmrisk.transformer` (chapter :ref:`ch-transformer`)."""
+"""Random-number conventions shared by the modules of :mod:`hmmrisk.transformer` (chapter :ref:`ch-transformer`)."""
 
 from __future__ import annotations
 

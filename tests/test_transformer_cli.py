@@ -1,0 +1,95 @@
+"""`hmmrisk figure 3` as a user starts it: bounded options, its defaults, its signals."""
+
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import hmmrisk.transformer as f3
+from hmmrisk import cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _help() -> str:
+    parser = cli._Parser(prog="hmmrisk")
+    sub = parser.add_subparsers(parser_class=cli._Parser)
+    return cli._figure_parser(sub).format_help()
+
+
+def test_book_defaults_in_the_help_are_the_protocol_s():
+    text = " ".join(_help().split())
+    pr = f3.Protocol()
+    seeds = f"{pr.seeds[0]}:{pr.seeds[-1]}" if pr.seeds == tuple(range(pr.seeds[0], pr.seeds[-1] + 1)) \
+        else ",".join(map(str, pr.seeds))
+    expect = {"--widths": ",".join(map(str, pr.widths)), "--seeds": seeds, "--steps": pr.steps,
+              "--warmup": pr.warmup, "--n-train": pr.n_train, "--n-draws": pr.n_draws,
+              "--n-test": pr.n_test, "--n-lm-test": pr.n_lm_test, "--workers": pr.n_workers}
+    for flag, value in expect.items():
+        m = re.search(re.escape(flag) + r" [A-Z_]+ .*?\(book: ([^;)]+)", text)
+        assert m and m.group(1) == str(value), (flag, m and m.group(1), value)
+    assert cli._ints(seeds) == list(pr.seeds)
+
+
+def _start(*args, **kw):
+    env = dict(os.environ, PYTHONPATH=ROOT, OPENBLAS_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, "-m", "hmmrisk", "figure", "3", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize("args, name", [
+    (("--widths", "100000000"), "widths"), (("--steps", "100000000"), "steps"),
+    (("--n-test", "100000000"), "n_test"), (("--set", "length=1000000"), "length"),
+    (("--widths", "4096", "--seeds", "0:999"), "figure 3"),
+])
+def test_absurd_sizes_exit_2_with_one_line_at_once(tmp_path, args, name):
+    """Refused before any work: the child's CPU time is that of importing torch (a few seconds;
+    CPU, not wall-clock time, so that a loaded machine does not fail the test)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = _start("--out", str(tmp_path / "f.png"), *args)
+    out, err = proc.communicate(timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert proc.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1 and name in err, err
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 20
+
+
+def _children(pid):
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        pytest.skip("pgrep is not available")
+    return [int(x) for x in out.split()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_to_the_process_group_ends_figure_3_with_one_line(tmp_path, sig, code):
+    """Ctrl-C (to the whole group, as a terminal sends it) or SIGTERM during the workers' run:
+    one line, the conventional status, no worker left alive."""
+    def restore_sigint():                  # a background job inherits SIGINT ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = _start("--out", str(tmp_path / "f.png"), "--widths", "32,64", "--seeds", "0,1",
+                  "--steps", "400", "--workers", "2", start_new_session=True,
+                  preexec_fn=restore_sigint)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(_children(proc.pid)) < 2:
+        time.sleep(0.5)
+    time.sleep(8)                           # the workers are computing
+    kids = _children(proc.pid)
+    os.killpg(proc.pid, sig) if sig == signal.SIGINT else proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    lines = [line for line in err.splitlines() if not line.startswith("figure 3: about")]
+    assert len(lines) == 1, err
+    time.sleep(1)
+    alive = [k for k in kids if os.path.exists(f"/proc/{k}") and
+             open(f"/proc/{k}/stat").read().split()[2] != "Z"]
+    assert not alive, alive
+    assert not (tmp_path / "f.png").exists()
