@@ -195,7 +195,7 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
     peak memory is ``O(p d) + 1 GiB + 48 bytes x reps`` whatever ``reps``;
     a run whose estimated memory or work exceeds the caps of
     ``hmmrisk._resources`` (4 GiB, ``1e12`` operations by default; see
-    :func:`hmmrisk._resources.limits`) raises ``ValueError``, as
+    ``hmmrisk._resources.limits``) raises ``ValueError``, as
     does a top eigenvalue of ``Sigma_x`` above ``1e8`` (see ``_check_signal``).
     The simulation runs with one BLAS thread, so its bits do not depend on
     ``OPENBLAS_NUM_THREADS``.
