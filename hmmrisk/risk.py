@@ -28,7 +28,7 @@ from . import _resources
 from ._blas import blas_single_thread
 from .montecarlo import _conditional_draws, route_of
 from . import _validate as check
-from ._validate import RNG, Integer, Options, Real, validate
+from ._validate import MAX_INT, RNG, Integer, Options, Real, validate
 from .head import head_from_svd, spectral_filter
 from .hmm import HeadTuningModel
 from .population import Population, population
@@ -50,12 +50,14 @@ def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
     ``X`` may carry leading batch axes; the results then do too.
     """
     if not isinstance(pop, Population):
-        raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
+        raise TypeError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
     X = check.training_data(X)
     if X.shape[-1] != pop.p:
         raise ValueError(f"X must have p = {pop.p} columns, got shape {X.shape}")
-    _, s, Vt = np.linalg.svd(X, full_matrices=False)
-    return _lemma1_terms(pop, s, Vt, X.shape[-2], ridge)
+    with check.finite_result("X", X) as out:
+        _, s, Vt = np.linalg.svd(X, full_matrices=False)
+        out.extend(_lemma1_terms(pop, s, Vt, X.shape[-2], ridge))
+    return tuple(out)
 
 
 def _lemma1_terms(pop: Population, s, Vt, n: int, ridge: float):
@@ -148,23 +150,27 @@ def fitted_risk(pop: Population, X: np.ndarray, Y: np.ndarray, ridge: float = 0.
     (3, True)
     """
     if not isinstance(pop, Population):
-        raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
+        raise TypeError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
     if not isinstance(lemma1, (bool, np.bool_)):
-        raise ValueError(f"lemma1 must be True or False, got {lemma1!r}")
+        raise TypeError(f"lemma1 must be True or False, got {lemma1!r}")
     X, Y = check.training_data(X, Y)
     if X.ndim != 3 or X.shape[-1] != pop.p or Y.shape[-1] != pop.d:
         raise ValueError(f"X and Y must be (sets, n, p = {pop.p}) and (sets, n, d = {pop.d}), "
                          f"got shapes {X.shape} and {Y.shape}")
-    svd = np.linalg.svd(X, full_matrices=False)
-    risks = pop.excess_risk(head_from_svd(svd, Y, ridge))
-    if lemma1:
-        bias, variance = _lemma1_terms(pop, svd[1], svd[2], X.shape[-2], ridge)
-    else:
+    with check.finite_result("X", X) as out:
+        svd = np.linalg.svd(X, full_matrices=False)
+        risks = pop._excess_risk(head_from_svd(svd, Y, ridge))
+        out.append(risks)
+        if lemma1:
+            bias, variance = _lemma1_terms(pop, svd[1], svd[2], X.shape[-2], ridge)
+            out.extend((bias, variance))
+    if not lemma1:
         bias = variance = np.full(X.shape[0], np.nan)
     return RiskEstimate(risks=risks, biases=bias, variances=variance, irreducible=pop.irreducible)
 
 
-@validate(n=Integer(min=2), reps=Integer(min=2), rng=RNG, ridge=Real(ge=0.0), method=Options(METHODS))
+@validate(n=Integer(min=2, max=MAX_INT), reps=Integer(min=2, max=MAX_INT), rng=RNG, ridge=Real(ge=0.0),
+          method=Options(METHODS))
 def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
                   ridge: float = 0.0, method: str = "conditional") -> RiskEstimate:
     """Monte Carlo excess risk of the head over ``reps`` i.i.d. training sets.
@@ -209,7 +215,7 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
     (50, True)
     """
     if not isinstance(model, HeadTuningModel):
-        raise ValueError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
+        raise TypeError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
     _resources.require(f"simulate_risk with n = {n}, p = {model.p}, d = {model.d}, reps = {_resources.fmt(reps)}",
                        *_resources.sim_cost(n, model.p, model.d, reps, method, ridge))
     with blas_single_thread():
