@@ -283,7 +283,7 @@ def test_bad_ridge_raises(ridge):
         th.ridge_orthogonal(100, 50.0, 50, 0.5, ridge=ridge)
     with pytest.raises(kind, match="ridge"):
         th.ridge_risk([2.0, 1.0], [0.1, 0.0], 10, 1.0, ridge)
-    with pytest.raises(ValueError, match="ridge"):
+    with pytest.raises(kind, match="ridge"):
         th.ridge_kappa([2.0, 1.0], 10, ridge)
 
 

@@ -160,7 +160,7 @@ def test_value_errors():
         tj.simulate_trajectory_risk(m, 5, lemma1="yes")
     with pytest.raises(ValueError, match="k"):
         tj.lagged_covariances(m, -1)
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(TypeError, match="model"):
         tj.variance_inflation(None, 5)
     with pytest.raises(ValueError, match="n"):
         tj.variance_inflation(m, 1)
@@ -172,5 +172,5 @@ def test_value_errors():
         tj.predicted_risk_neff(1.0, 5, 3, 0.5)
     with pytest.raises(ValueError, match="n_eff"):
         tj.predicted_risk_neff(np.array([50.0, 60.0, 70.0]), np.array([5.0, 6.0]), 3, 0.5)
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(TypeError, match="model"):
         tj.aligned_model(3)
