@@ -154,8 +154,11 @@ class HeadTuningModel:
         X : (n, p) or (reps, n, p) array
         Y : (n, d) or (reps, n, d) array
         """
-        rng = check.rng(rng)
-        z, y = self._tokens(*_sizes(n, reps), rng)
+        return self._sample(*_sizes(n, reps), check.rng(rng))
+
+    def _sample(self, n, reps, rng):
+        """:meth:`sample` with checked ``n``, ``reps`` and a Generator."""
+        z, y = self._tokens(n, reps, rng)
         x = z @ self.W.T + rng.standard_normal(z.shape[:-1] + (self.p,))
         return x, y
 

@@ -55,9 +55,14 @@ def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
     if X.shape[-1] != pop.p:
         raise ValueError(f"X must have p = {pop.p} columns, got shape {X.shape}")
     with check.finite_result("X", X) as out:
-        _, s, Vt = np.linalg.svd(X, full_matrices=False)
-        out.extend(_lemma1_terms(pop, s, Vt, X.shape[-2], ridge))
+        out.extend(_conditional(pop, X, ridge))
     return tuple(out)
+
+
+def _conditional(pop, X, ridge):
+    """:func:`conditional_risk` of checked arguments."""
+    _, s, Vt = np.linalg.svd(X, full_matrices=False)
+    return _lemma1_terms(pop, s, Vt, X.shape[-2], ridge)
 
 
 def _lemma1_terms(pop: Population, s, Vt, n: int, ridge: float):
@@ -158,15 +163,18 @@ def fitted_risk(pop: Population, X: np.ndarray, Y: np.ndarray, ridge: float = 0.
         raise ValueError(f"X and Y must be (sets, n, p = {pop.p}) and (sets, n, d = {pop.d}), "
                          f"got shapes {X.shape} and {Y.shape}")
     with check.finite_result("X", X) as out:
-        svd = np.linalg.svd(X, full_matrices=False)
-        risks = pop._excess_risk(head_from_svd(svd, Y, ridge))
-        out.append(risks)
-        if lemma1:
-            bias, variance = _lemma1_terms(pop, svd[1], svd[2], X.shape[-2], ridge)
-            out.extend((bias, variance))
+        parts = _fitted(pop, X, Y, ridge, lemma1)
+        out.extend(parts if lemma1 else parts[:1])
+    return RiskEstimate(*parts, irreducible=pop.irreducible)
+
+
+def _fitted(pop, X, Y, ridge, lemma1=True):
+    """``(risks, biases, variances)`` of :func:`fitted_risk` for checked arguments."""
+    svd = np.linalg.svd(X, full_matrices=False)
+    risks = pop._excess_risk(head_from_svd(svd, Y, ridge))
     if not lemma1:
-        bias = variance = np.full(X.shape[0], np.nan)
-    return RiskEstimate(risks=risks, biases=bias, variances=variance, irreducible=pop.irreducible)
+        return risks, np.full(X.shape[0], np.nan), np.full(X.shape[0], np.nan)
+    return (risks, *_lemma1_terms(pop, svd[1], svd[2], X.shape[-2], ridge))
 
 
 @validate(n=Integer(min=2, max=MAX_INT), reps=Integer(min=2, max=MAX_INT), rng=RNG, ridge=Real(ge=0.0),
@@ -257,11 +265,10 @@ def _simulate_chunk(model, pop, n, reps, rng, ridge, how):
     """``(risks, biases, variances)`` of ``reps`` training sets by the route ``how``
     (:func:`hmmrisk.montecarlo.route`; one chunk of :func:`simulate_risk`)."""
     if how == "fit":
-        est = fitted_risk(pop, *model.sample(n, rng, reps), ridge)
-        return est.risks, est.biases, est.variances
+        return _fitted(pop, *model._sample(n, reps, rng), ridge)
     if how == "ridge":
-        X, _ = model.sample(n, rng, reps)
-        bias, variance = conditional_risk(pop, X, ridge)
+        X, _ = model._sample(n, reps, rng)
+        bias, variance = _conditional(pop, X, ridge)
     else:
         bias, variance = _conditional_draws(pop, n, reps, rng, how)
     return bias + variance, bias, variance
