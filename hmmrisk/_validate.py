@@ -194,7 +194,7 @@ class Integer:
     """An integer ``>= min`` (and ``<= max`` if given); ``array=True``: a number or an array of them
     (each in ``[min, 2**53)``)."""
 
-    def __init__(self, min: int = 1, array: bool = False, max: int | None = None):   # noqa: A002
+    def __init__(self, min: int = 1, array: bool = False, max: int | None = None):
         self.min, self.array, self.max = min, array, max
 
     def clean(self, name, value):

@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _resources
-from ._blas import blas_single_thread
-from .montecarlo import _conditional_draws, route_of
 from . import _validate as check
+from ._blas import blas_single_thread
 from ._validate import MAX_INT, RNG, Integer, Options, Real, validate
 from .head import head_from_svd, spectral_filter
 from .hmm import HeadTuningModel
+from .montecarlo import _conditional_draws, route_of
 from .population import Population, population
 
 METHODS = ("conditional", "fit")
