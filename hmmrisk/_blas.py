@@ -12,7 +12,7 @@ def blas_single_thread():
     """Context manager: BLAS and OpenMP pools limited to one thread (``threadpoolctl``).
 
     Multi-threaded BLAS splits sums differently for different thread counts,
-    so the last bits of a simulation depended on ``OPENBLAS_NUM_THREADS``;
+    so the last bits of a simulation would depend on ``OPENBLAS_NUM_THREADS``;
     inside this context they do not.  The package's simulations
     (:func:`hmmrisk.make_model`, :func:`hmmrisk.simulate_risk`, each point of
     :func:`hmmrisk.sweep.sweep`, every CLI command) run in it; the previous

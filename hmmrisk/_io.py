@@ -24,7 +24,7 @@ __all__ = ["atomic_write", "check_writable"]
 
 def _destination(name: str, path) -> str:
     if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(f"{name} must be a file name, got {path!r}")
+        raise TypeError(f"{name} must be a file name, got {path!r}")
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)

@@ -18,6 +18,7 @@ import contextvars
 import math
 import re
 
+from ._validate import show
 from .montecarlo import BLOCK, route
 
 DEFAULT_MAX_MEMORY = 4 * 2**30
@@ -37,8 +38,8 @@ _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 def fmt(value) -> str:
-    """An integer argument for a message: exact up to 1e15, else ``1e+300`` style."""
-    return str(value) if abs(value) < 10**15 else f"{float(value):.3g}"
+    """An integer argument for a message: exact up to 1e15, else ``1.00e+300`` style (any size)."""
+    return show(value)
 
 
 def format_bytes(n: float) -> str:
@@ -119,7 +120,7 @@ def model_cost(p: int, d: int) -> tuple[float, float]:
     """
     p, d = _f(p), _f(d)
     m = min(p, d)
-    return _F * (4 * p * d + 6 * d * d), 30 * p * d * m + 10 * d**3 + _CALL
+    return _F * (4 * p * d + 6 * d * d), 30 * p * d * m + 10 * d * d * d + _CALL
 
 
 def _per_set(n: int, p: int, d: int, method: str, ridge: float) -> tuple[float, float]:
@@ -135,8 +136,8 @@ def _per_set(n: int, p: int, d: int, method: str, ridge: float) -> tuple[float, 
     if how == "wishart":
         return _F * 6 * p, 400 * p + 2e3
     # p > n: blocks of training sets inside the sampler (bounded), n x r draws per set
-    work = 4 * n * r * r + 2 * r**3 + 100 * n * r + 1e4
-    return _F * (3 * n * r + 4 * n + 8), work + (2 * n**3 if how != "woodbury" else 0.0)
+    work = 4 * n * r * r + 2 * r * r * r + 100 * n * r + 1e4
+    return _F * (3 * n * r + 4 * n + 8), work + (2 * n * n * n if how != "woodbury" else 0.0)
 
 
 def sim_chunk(n: int, p: int, d: int, method: str = "conditional", ridge: float = 0.0) -> int:

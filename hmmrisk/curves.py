@@ -119,7 +119,7 @@ class RiskCurve:
         """
         outside = check.integer("outside", outside, minimum=0)
         if not isinstance(total, (bool, np.bool_)):
-            raise ValueError(f"total must be a bool, got {total!r}")
+            raise TypeError(f"total must be a bool, got {total!r}")
         if total:
             with np.errstate(invalid="ignore"):
                 dev = self.sim_total / self.theory.total - 1.0
@@ -133,10 +133,7 @@ def _grid(ps) -> np.ndarray:
     arr = np.asarray(ps)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"ps must be a non-empty 1-d sequence of model sizes, got {ps!r}")
-    try:
-        out = np.array([check.integer("p", v) for v in arr.tolist()], dtype=np.int64)
-    except ValueError:
-        raise ValueError(f"ps must hold integer model sizes p >= 1, got {ps!r}") from None
+    out = np.array([check.integer("ps", v) for v in arr.tolist()], dtype=np.int64)
     if np.unique(out).size != out.size:
         raise ValueError(f"ps must not repeat a model size, got {ps!r}")
     return out

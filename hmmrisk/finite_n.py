@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from ._validate import (NOISE, SEED, SNR, Integer, Interval, Real, spawn_seeds,
+from ._validate import (NOISE, SEED, SNR, Integer, Real, spawn_seeds,
                         validate)
 
 _POSITIVE = Real(gt=0.0, array=True)
@@ -194,7 +194,7 @@ def leading_order(gamma, signal=0.0, irreducible=1.0):
     return float(out) if scalar else out
 
 
-@validate(eps=Real(gt=0.0), share=Interval(0.0, 1.0, closed="right"))
+@validate(eps=Real(gt=0.0), share=Real(gt=0.0, le=1.0))
 def distance_for_gap(eps, share=1.0) -> int:
     """Smallest ``|p - n|`` at which the gap ``share / (|p - n| - 1)`` is ``<= eps``.
 

@@ -79,7 +79,9 @@ def fit_head(X: np.ndarray, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:
     """
     X, Y = check.training_data(X, Y)
     ridge = check.real("ridge", ridge, low=0.0)
-    return head_from_svd(np.linalg.svd(X, full_matrices=False), Y, ridge)
+    with check.finite_result("X", X) as out:
+        out.append(head_from_svd(np.linalg.svd(X, full_matrices=False), Y, ridge))
+    return out[0]
 
 
 def head_from_svd(svd, Y: np.ndarray, ridge: float = 0.0) -> np.ndarray:

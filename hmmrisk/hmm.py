@@ -65,6 +65,12 @@ def encoder_weights(p: int, d: int, snr: float = 1.0, embedding: str = "orthogon
     return np.sqrt(snr) * u.T                                    # p x d, U U^T = I_p
 
 
+def _sizes(n, reps):
+    """``(n, reps)`` of a draw: integers in ``[1, 2**53]`` (``reps`` may be ``None``)."""
+    return (check.integer("n", n, maximum=check.MAX_INT),
+            None if reps is None else check.integer("reps", reps, maximum=check.MAX_INT))
+
+
 @dataclass(frozen=True, eq=False)
 class HeadTuningModel:
     """A linear-Gaussian HMM ``(A, sigma^2)`` together with a frozen encoder ``W``.
@@ -88,7 +94,7 @@ class HeadTuningModel:
     def __post_init__(self):
         A = check.finite_array("A", self.A, ndim=2)
         W = check.finite_array("W", self.W, ndim=2)
-        noise = check.noise(self.noise)
+        noise = check.NOISE.clean("noise", self.noise)
         d = A.shape[0]
         if d == 0:
             raise ValueError(f"A must be a non-empty d x d matrix (d >= 1), got shape {A.shape}")
@@ -123,9 +129,10 @@ class HeadTuningModel:
 
         Returns ``(Z, Z_next)`` of shape ``(n, d)``, or ``(reps, n, d)``.
         """
-        n = check.integer("n", n)
-        rng = check.rng(rng)
-        shape = (n, self.d) if reps is None else (check.integer("reps", reps), n, self.d)
+        return self._tokens(*_sizes(n, reps), check.rng(rng))
+
+    def _tokens(self, n, reps, rng):
+        shape = (n, self.d) if reps is None else (reps, n, self.d)
         z = rng.standard_normal(shape)
         eps = rng.standard_normal(shape) * np.sqrt(self.noise)
         return z, z @ self.A.T + eps
@@ -147,8 +154,11 @@ class HeadTuningModel:
         X : (n, p) or (reps, n, p) array
         Y : (n, d) or (reps, n, d) array
         """
-        rng = check.rng(rng)
-        z, y = self.sample_tokens(n, rng, reps)
+        return self._sample(*_sizes(n, reps), check.rng(rng))
+
+    def _sample(self, n, reps, rng):
+        """:meth:`sample` with checked ``n``, ``reps`` and a Generator."""
+        z, y = self._tokens(n, reps, rng)
         x = z @ self.W.T + rng.standard_normal(z.shape[:-1] + (self.p,))
         return x, y
 

@@ -64,7 +64,7 @@ def _group(digits: str) -> str:
 
 def _check(x, name="x") -> float:
     if isinstance(x, bool) or not isinstance(x, _numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {x!r}")
+        raise TypeError(f"{name} must be a real number, got {x!r}")
     return float(x)
 
 

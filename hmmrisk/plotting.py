@@ -124,7 +124,7 @@ def theory_line(curve, under: str = "exact", refine: int = 4):
     theory at its simulated ``p``.
     """
     if not isinstance(curve, RiskCurve):
-        raise ValueError(f"curve must be a RiskCurve (see hmmrisk.curves.risk_curve), "
+        raise TypeError(f"curve must be a RiskCurve (see hmmrisk.curves.risk_curve), "
                          f"got {type(curve).__name__}")
     if curve.embedding != "orthogonal":
         th = curve.theory
@@ -173,7 +173,7 @@ def _draw(ax, curves, labels, total, under):
 def _check_curves(curves) -> dict:
     """``curves`` must be a non-empty dict of :class:`~hmmrisk.curves.RiskCurve`."""
     if not isinstance(curves, dict):
-        raise ValueError(f"curves must be a dict {{key: RiskCurve}}, got {type(curves).__name__}")
+        raise TypeError(f"curves must be a dict {{key: RiskCurve}}, got {type(curves).__name__}")
     if not curves:
         raise ValueError("curves must hold at least one RiskCurve, got an empty dict")
     bad = [k for k, c in curves.items() if not isinstance(c, RiskCurve)]

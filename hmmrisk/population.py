@@ -127,9 +127,14 @@ class Population:
         B_hat = check.finite_array("B_hat", B_hat)
         if B_hat.ndim < 2 or B_hat.shape[-2:] != (self.p, self.d):
             raise ValueError(f"B_hat must have shape (..., {self.p}, {self.d}), got {B_hat.shape}")
+        with check.finite_result("B_hat", B_hat) as out:
+            out.append(self._excess_risk(B_hat))
+        return out[0]
+
+    def _excess_risk(self, B_hat):
+        """:meth:`excess_risk` of a checked ``B_hat``."""
         delta = B_hat - self.B_star
-        return (np.sum(delta * delta, axis=(-2, -1))
-                + np.sum((self.W.T @ delta) ** 2, axis=(-2, -1)))
+        return np.sum(delta * delta, axis=(-2, -1)) + np.sum((self.W.T @ delta) ** 2, axis=(-2, -1))
 
 
 def population(model: HeadTuningModel) -> Population:
@@ -153,7 +158,7 @@ def population(model: HeadTuningModel) -> Population:
     3.0
     """
     if not isinstance(model, HeadTuningModel):
-        raise ValueError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
+        raise TypeError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
     W, A = model.W, model.A
     U, s, Vt = np.linalg.svd(W, full_matrices=False)       # U: p x r, Vt: r x d
     shrink = s / (1.0 + s**2)

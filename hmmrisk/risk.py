@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _resources
-from ._blas import blas_single_thread
-from .montecarlo import _conditional_draws, route_of
 from . import _validate as check
-from ._validate import RNG, Integer, Options, Real, validate
+from ._blas import blas_single_thread
+from ._validate import MAX_INT, RNG, Integer, Options, Real, validate
 from .head import head_from_svd, spectral_filter
 from .hmm import HeadTuningModel
+from .montecarlo import _conditional_draws, route_of
 from .population import Population, population
 
 METHODS = ("conditional", "fit")
@@ -50,10 +50,17 @@ def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
     ``X`` may carry leading batch axes; the results then do too.
     """
     if not isinstance(pop, Population):
-        raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
+        raise TypeError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
     X = check.training_data(X)
     if X.shape[-1] != pop.p:
         raise ValueError(f"X must have p = {pop.p} columns, got shape {X.shape}")
+    with check.finite_result("X", X) as out:
+        out.extend(_conditional(pop, X, ridge))
+    return tuple(out)
+
+
+def _conditional(pop, X, ridge):
+    """:func:`conditional_risk` of checked arguments."""
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
     return _lemma1_terms(pop, s, Vt, X.shape[-2], ridge)
 
@@ -148,23 +155,30 @@ def fitted_risk(pop: Population, X: np.ndarray, Y: np.ndarray, ridge: float = 0.
     (3, True)
     """
     if not isinstance(pop, Population):
-        raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
+        raise TypeError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
     if not isinstance(lemma1, (bool, np.bool_)):
-        raise ValueError(f"lemma1 must be True or False, got {lemma1!r}")
+        raise TypeError(f"lemma1 must be True or False, got {lemma1!r}")
     X, Y = check.training_data(X, Y)
     if X.ndim != 3 or X.shape[-1] != pop.p or Y.shape[-1] != pop.d:
         raise ValueError(f"X and Y must be (sets, n, p = {pop.p}) and (sets, n, d = {pop.d}), "
                          f"got shapes {X.shape} and {Y.shape}")
+    with check.finite_result("X", X) as out:
+        parts = _fitted(pop, X, Y, ridge, lemma1)
+        out.extend(parts if lemma1 else parts[:1])
+    return RiskEstimate(*parts, irreducible=pop.irreducible)
+
+
+def _fitted(pop, X, Y, ridge, lemma1=True):
+    """``(risks, biases, variances)`` of :func:`fitted_risk` for checked arguments."""
     svd = np.linalg.svd(X, full_matrices=False)
-    risks = pop.excess_risk(head_from_svd(svd, Y, ridge))
-    if lemma1:
-        bias, variance = _lemma1_terms(pop, svd[1], svd[2], X.shape[-2], ridge)
-    else:
-        bias = variance = np.full(X.shape[0], np.nan)
-    return RiskEstimate(risks=risks, biases=bias, variances=variance, irreducible=pop.irreducible)
+    risks = pop._excess_risk(head_from_svd(svd, Y, ridge))
+    if not lemma1:
+        return risks, np.full(X.shape[0], np.nan), np.full(X.shape[0], np.nan)
+    return (risks, *_lemma1_terms(pop, svd[1], svd[2], X.shape[-2], ridge))
 
 
-@validate(n=Integer(min=2), reps=Integer(min=2), rng=RNG, ridge=Real(ge=0.0), method=Options(METHODS))
+@validate(n=Integer(min=2, max=MAX_INT), reps=Integer(min=2, max=MAX_INT), rng=RNG, ridge=Real(ge=0.0),
+          method=Options(METHODS))
 def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
                   ridge: float = 0.0, method: str = "conditional") -> RiskEstimate:
     """Monte Carlo excess risk of the head over ``reps`` i.i.d. training sets.
@@ -209,7 +223,7 @@ def simulate_risk(model: HeadTuningModel, n: int, reps: int = 200, rng=None,
     (50, True)
     """
     if not isinstance(model, HeadTuningModel):
-        raise ValueError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
+        raise TypeError(f"model must be a HeadTuningModel (see hmmrisk.make_model), got {type(model).__name__}")
     _resources.require(f"simulate_risk with n = {n}, p = {model.p}, d = {model.d}, reps = {_resources.fmt(reps)}",
                        *_resources.sim_cost(n, model.p, model.d, reps, method, ridge))
     with blas_single_thread():
@@ -251,11 +265,10 @@ def _simulate_chunk(model, pop, n, reps, rng, ridge, how):
     """``(risks, biases, variances)`` of ``reps`` training sets by the route ``how``
     (:func:`hmmrisk.montecarlo.route`; one chunk of :func:`simulate_risk`)."""
     if how == "fit":
-        est = fitted_risk(pop, *model.sample(n, rng, reps), ridge)
-        return est.risks, est.biases, est.variances
+        return _fitted(pop, *model._sample(n, reps, rng), ridge)
     if how == "ridge":
-        X, _ = model.sample(n, rng, reps)
-        bias, variance = conditional_risk(pop, X, ridge)
+        X, _ = model._sample(n, reps, rng)
+        bias, variance = _conditional(pop, X, ridge)
     else:
         bias, variance = _conditional_draws(pop, n, reps, rng, how)
     return bias + variance, bias, variance

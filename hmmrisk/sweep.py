@@ -190,7 +190,7 @@ class SweepResult:
         except OSError as exc:
             raise ValueError(f"path: cannot read {path!r} ({exc.strerror or exc})") from None
         if isinstance(text, bytes):
-            raise ValueError("path must be a text file object (open it with 'r', not 'rb')")
+            raise TypeError("path must be a text file object (open it with 'r', not 'rb')")
         if "\x00" in text:
             raise ValueError("path must hold a sweep CSV, got a NUL byte (a binary file?)")
         try:
@@ -240,9 +240,9 @@ def _axis(name, value):
     elif name in ("p", "d"):
         out = [check.integer(name, v) for v in values]
     elif name == "noise":
-        out = [check.noise(v) + 0.0 for v in values]           # + 0.0 turns -0.0 into 0.0
+        out = [NOISE.clean("noise", v) + 0.0 for v in values]           # + 0.0 turns -0.0 into 0.0
     elif name == "snr":
-        out = [check.snr(v) for v in values]
+        out = [SNR.clean("snr", v) for v in values]
     else:
         out = [check.choice("embedding", v, EMBEDDINGS) for v in values]
     if len(set(out)) != len(out):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as check
-from ._validate import NOISE, SNR, Integer, Interval, Real, validate
+from ._validate import NOISE, SNR, Integer, Real, validate
 from .theory import definition3, large_p_limit, large_p_tau
 
 __all__ = [
@@ -49,7 +49,7 @@ KINDS = ("zero", "finite", "infinite")
 #: The constraints every function here shares: n >= 3 (so that n - 1 >= 2), d >= 1.
 _N, _D = Integer(min=3), Integer()
 _SNRS = Real(gt=0.0, array=True)
-_NOISES = Interval(0.0, 1.0, array=True)
+_NOISES = Real(ge=0.0, le=1.0, array=True)
 
 
 def _check_p_max(n, p_max):

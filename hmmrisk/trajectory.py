@@ -48,7 +48,7 @@ __all__ = ["LaggedCovariances", "aligned_model", "effective_sample_size",
 
 def _check_model(model) -> HeadTuningModel:
     if not isinstance(model, HeadTuningModel):
-        raise ValueError(f"model must be a HeadTuningModel (see hmmrisk.make_model), "
+        raise TypeError(f"model must be a HeadTuningModel (see hmmrisk.make_model), "
                          f"got {type(model).__name__}")
     return model
 

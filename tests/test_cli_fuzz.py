@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hmmrisk import _resources, cli
+from hmmrisk import cli
 
 WORK_CAP = "3e8"          # ~0.2 s of one core: anything bigger is refused before it starts
 GARBAGE = ["", " ", "-", "--", "x", "nan", "inf", "-inf", "1e308", "1e300", "-1", "0", "2.5",

@@ -228,5 +228,5 @@ def test_run_point_common_random_numbers_share_training_sets():
     assert crn[0].risk == crn[1].risk
     assert ind[0].risk == crn[0].risk and ind[1].risk != ind[0].risk
     assert run_point(50, 30, 10, 0.5, rng=1, simulate=False).estimate is None
-    with pytest.raises(ValueError, match="rng"):
+    with pytest.raises(TypeError, match="rng"):
         run_point(50, 30, 10, 0.5, rng="x")

@@ -56,7 +56,7 @@ def test_glued_as_markdown():
 
 @pytest.mark.parametrize("bad", [float("nan"), "1.0", None, True, 1 + 2j])
 def test_bad_value_raises(bad):
-    with pytest.raises(ValueError, match="x"):
+    with pytest.raises(ValueError if isinstance(bad, float) else TypeError, match="x"):
         number(bad)
 
 

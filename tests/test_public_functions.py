@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
+from hmmrisk import _validate as v
 from hmmrisk._validate import constraints_of
 
 NAN, INF = math.nan, math.inf
@@ -50,6 +51,9 @@ BAD = {
     "n_unit": [-1, 1.5, NAN, "2"],
     "eigvals": [[-1.0, 1.0], [NAN, 1.0], "x"],
 }
+
+#: Parameters whose value is one of a set: any other value is a ValueError.
+OPTIONS = {"embedding", "method", "under"}
 
 MODEL = hr.make_model(8, 3, 0.5, rng=0)
 POP = hr.population(MODEL)
@@ -138,16 +142,39 @@ def _public_functions():
 PUBLIC = dict(_public_functions())
 
 
+def _declared_bad(c):
+    """Bad values of a declared constraint, derived from its kind and bounds."""
+    if isinstance(c, v.OrNone):
+        return [x for x in _declared_bad(c.constraint) if x is not None]
+    if isinstance(c, v.Integer):
+        return [c.min - 1, c.min - 2, c.min + 0.5, "3", NAN, INF, None, True] \
+            + ([c.max + 1, 10**400] if c.max is not None else []) \
+            + ([[c.min, c.min + 0.5]] if c.array else [[c.min]])
+    if isinstance(c, v.Real):
+        bad = [NAN, INF, "1", None, 10**400]
+        if c.low is not None:
+            bad += [c.low if c.low_open else c.low - 0.5, c.low - 1.0]
+        if c.high is not None:
+            bad += [c.high if c.high_open else c.high + 0.5]
+        return bad + ([[1.0, NAN]] if c.array and (c.low is None or c.low <= 1.0) else
+                      [] if c.array else [[0.5]])
+    if isinstance(c, v.Options):
+        return ["not-an-option", None, 3, [c.options[0]]]
+    if c is v.SEED:
+        return [-1, 1.5, "a", [1], True, np.random.RandomState(0)]
+    return [-1, 1.5, "a", [1]]                       # RNG
+
+
 def _bad_values(func, param):
     """The declared constraint's bad values, then the table's (each once)."""
     declared = constraints_of(func).get(param)
-    values = (declared.bad_values() if declared else []) + BAD.get(param, [])
+    values = (_declared_bad(declared) if declared else []) + BAD.get(param, [])
     seen, out = set(), []
-    for v in values:
-        key = (type(v).__name__, repr(v))
+    for x in values:
+        key = (type(x).__name__, repr(x))
         if key not in seen:
             seen.add(key)
-            out.append(v)
+            out.append(x)
     return out
 
 
@@ -181,6 +208,11 @@ def test_the_valid_call_is_valid(qualname, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("qualname, param, bad", list(_cases()))
 def test_bad_input_raises_value_error_naming_the_parameter(qualname, param, bad):
+    """A value of the wrong type is a TypeError, a value out of range a ValueError; both name it."""
     kwargs = dict(VALID[qualname], **{param: bad})
-    with pytest.raises(ValueError, match=param):
+    options = isinstance(constraints_of(PUBLIC[qualname]).get(param), v.Options) or param in OPTIONS
+    wrong_type = not options and (bad is None or isinstance(bad, (str, bool, np.random.RandomState)))
+    with pytest.raises(TypeError if wrong_type else (TypeError, ValueError), match=param) as info:
         PUBLIC[qualname](**kwargs)
+    if not wrong_type and not isinstance(bad, list):
+        assert info.type is ValueError, (qualname, param, bad)

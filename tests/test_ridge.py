@@ -278,11 +278,12 @@ def test_ridge_matches_simulation():
 
 @pytest.mark.parametrize("ridge", [0.0, -1.0, np.nan, np.inf, [0.1, 0.0], True, "1", None])
 def test_bad_ridge_raises(ridge):
-    with pytest.raises(ValueError, match="ridge"):
+    kind = TypeError if ridge is None or isinstance(ridge, (bool, str)) else ValueError
+    with pytest.raises(kind, match="ridge"):
         th.ridge_orthogonal(100, 50.0, 50, 0.5, ridge=ridge)
-    with pytest.raises(ValueError, match="ridge"):
+    with pytest.raises(kind, match="ridge"):
         th.ridge_risk([2.0, 1.0], [0.1, 0.0], 10, 1.0, ridge)
-    with pytest.raises(ValueError, match="ridge"):
+    with pytest.raises(kind, match="ridge"):
         th.ridge_kappa([2.0, 1.0], 10, ridge)
 
 

@@ -5,9 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from hmmrisk import curves, finite_n, sweep as sw
+from hmmrisk import curves, finite_n
+from hmmrisk import sweep as sw
 
-GRID = dict(n=20, p=(6, 40), d=3, noise=0.5)
+GRID = {"n": 20, "p": (6, 40), "d": 3, "noise": 0.5}
 RUNNERS = {
     "risk_curve": lambda **kw: curves.risk_curve(20, 3, 0.5, [6, 40], reps=4, **kw),
     "sweep": lambda **kw: sw.sweep(GRID, simulate=True, reps=4, progress=False, **kw),

@@ -314,7 +314,7 @@ def test_definition2_rejects(kwargs, name):
 
 
 def test_predicted_risk_rejects():
-    with pytest.raises(ValueError, match="pop"):
+    with pytest.raises(TypeError, match="pop"):
         th.predicted_risk("not a population", 10)
     with pytest.raises(ValueError, match="n"):
         th.predicted_risk(pop_of(20, 5), 1)

@@ -5,7 +5,8 @@ import io
 import json
 import struct
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hmmrisk import theory
 from hmmrisk.cli import main

@@ -142,13 +142,13 @@ def test_predicted_risk_neff_reduces_to_definition3():
 
 def test_value_errors():
     m = hr.make_model(6, 3, 0.5, rng=0)
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(TypeError, match="model"):
         tj.sample_trajectory("model", 5)
     with pytest.raises(ValueError, match="n"):
         tj.sample_trajectory(m, 0)
     with pytest.raises(ValueError, match="reps"):
         tj.sample_trajectory(m, 5, reps=0)
-    with pytest.raises(ValueError, match="seed"):
+    with pytest.raises(ValueError, match="rng"):
         tj.sample_trajectory(m, 5, rng=-1)
     with pytest.raises(ValueError, match="n"):
         tj.simulate_trajectory_risk(m, 1)
@@ -156,11 +156,11 @@ def test_value_errors():
         tj.simulate_trajectory_risk(m, 5, reps=1)
     with pytest.raises(ValueError, match="ridge"):
         tj.simulate_trajectory_risk(m, 5, ridge=-1.0)
-    with pytest.raises(ValueError, match="lemma1"):
+    with pytest.raises(TypeError, match="lemma1"):
         tj.simulate_trajectory_risk(m, 5, lemma1="yes")
     with pytest.raises(ValueError, match="k"):
         tj.lagged_covariances(m, -1)
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(TypeError, match="model"):
         tj.variance_inflation(None, 5)
     with pytest.raises(ValueError, match="n"):
         tj.variance_inflation(m, 1)
@@ -172,5 +172,5 @@ def test_value_errors():
         tj.predicted_risk_neff(1.0, 5, 3, 0.5)
     with pytest.raises(ValueError, match="n_eff"):
         tj.predicted_risk_neff(np.array([50.0, 60.0, 70.0]), np.array([5.0, 6.0]), 3, 0.5)
-    with pytest.raises(ValueError, match="model"):
+    with pytest.raises(TypeError, match="model"):
         tj.aligned_model(3)

@@ -1,4 +1,4 @@
-"""Bad input fails at the call with a ValueError naming the parameter and value."""
+"""Bad input fails at the call naming the parameter: TypeError for a wrong type, ValueError for a wrong value."""
 
 import numpy as np
 import pytest
@@ -34,7 +34,7 @@ POP = hr.population(MODEL)
     (lambda: hr.HeadTuningModel(A=np.eye(3), W=np.ones((4, 2)), noise=0.0), "W"),
 ])
 def test_bad_input_names_the_parameter(call, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises((TypeError, ValueError), match=name):
         call()
 
 
@@ -192,14 +192,11 @@ AUDIT = [*_size_rows(), *_real_rows(), *_choice_and_seed_rows(), *_array_rows(),
 
 @pytest.mark.parametrize("call, name", AUDIT)
 def test_audit_bad_input_names_the_parameter(call, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises((TypeError, ValueError), match=name):
         call()
 
 
-# A bool is not a size, and a string or complex array is not an array of reals.
-# These need the two-line fix to hmmrisk/_validate.py proposed to the lead
-# (integer() rejecting bool, finite_array() naming the parameter when the
-# conversion fails); until it lands they are expected to fail.
+# A bool is not a size, and a string or complex array is not an array of reals: TypeError.
 @pytest.mark.parametrize("call, name", [
     (lambda: hr.make_model(True, 3, 0.5), "p"),
     (lambda: MODEL.sample(3, reps=True), "reps"),
@@ -209,7 +206,7 @@ def test_audit_bad_input_names_the_parameter(call, name):
     (lambda: hr.HeadTuningModel(A=MODEL.A + 0j, W=MODEL.W, noise=0.5), "A"),
 ])
 def test_bool_sizes_and_non_real_arrays_are_rejected(call, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(TypeError, match=name):
         call()
 
 
@@ -231,7 +228,8 @@ def test_spectral_filter_public_route_matches_the_head():
     (0.0, dict(low=0.0, low_open=True)), ([1, 2], dict(high=2, high_open=True)),
 ])
 def test_real_array_names_the_parameter(value, kwargs):
-    with pytest.raises(ValueError, match="^gamma "):
+    wrong_type = isinstance(value, (str, bool))
+    with pytest.raises(TypeError if wrong_type else ValueError, match="^gamma "):
         check.real_array("gamma", value, **kwargs)
 
 
@@ -243,3 +241,57 @@ def test_real_and_integer_arrays_accept_good_input():
         check.integer_array("n", [2.5], minimum=2)
     with pytest.raises(ValueError, match="^n "):
         check.integer_array("n", [1], minimum=2)
+
+
+# ---------------------------------------------------------------------------
+# Out-of-range magnitudes: a ValueError naming the argument, never OverflowError,
+# a wrapped integer, a leaked warning or a NaN / inf result
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: hr.make_model(10**400, 5, 0.5), "p = 1e\\+400"),
+    (lambda: hr.make_model(20, 1e300, 0.5), "d = 1e\\+300"),
+    (lambda: hr.simulate_risk(MODEL, 2**63, reps=5), "n must be an integer in \\[2, 9.01e\\+15\\], got 9.22e\\+18"),
+    (lambda: hr.simulate_risk(MODEL, 10, reps=10**400), "reps .* got 1e\\+400"),
+    (lambda: MODEL.sample(2**63), "n must"),
+    (lambda: hr.theory.definition3(n=[3], p=2, d=2, noise=0.5), "n must be a scalar"),
+    (lambda: hr.theory.definition3(100, 10**400, 50, 0.5), "p must"),
+    (lambda: hr.fit_head(X6 * 1e-310, Y6), "X is out of the floating-point range"),
+    (lambda: hr.conditional_risk(POP, X6 * 1e-310), "X is out of the floating-point range"),
+    (lambda: hr.conditional_risk(POP, X6 * 1e-300), "X is out of the floating-point range"),
+    (lambda: POP.excess_risk(np.full((8, 3), 1e200)), "B_hat is out of the floating-point range"),
+])
+def test_extreme_magnitudes_raise_value_error(call, name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=name):
+            call()
+
+
+def test_wrong_types_raise_type_error():
+    with pytest.raises(TypeError, match="X must be a real number or an array"):
+        hr.fit_head(None, Y6)
+    with pytest.raises(TypeError, match="n must be an integer"):
+        hr.simulate_risk(MODEL, "10")
+    with pytest.raises(TypeError, match="rng"):
+        hr.make_model(5, 3, 0.5, rng=np.random.RandomState(0))
+
+
+def test_tiny_but_normal_inputs_keep_their_exact_scaling():
+    """The head scales as 1/c and Lemma 1's bias is scale-free: no false alarm at c = 1e-150."""
+    c = 1e-150
+    np.testing.assert_allclose(hr.fit_head(X6 * c, Y6) * c, hr.fit_head(X6, Y6), rtol=1e-10)
+    b0, _ = hr.conditional_risk(POP, X6)
+    b1, _ = hr.conditional_risk(POP, X6 * 1e-100)
+    assert b1 == pytest.approx(b0, rel=1e-10)
+
+
+def test_cli_huge_n_is_not_wrapped(capsys):
+    from hmmrisk.cli import main
+
+    assert main(["risk", "--n", str(10**30), "--p", "150", "--d", "50", "--noise", "0.5",
+                 "--simulate"]) == 2
+    err = capsys.readouterr().err
+    assert "got 1e+30" in err and "-9.22e" not in err and err.count("\n") == 1

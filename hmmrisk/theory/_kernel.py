@@ -33,7 +33,7 @@ cost never grows with ``p``.
   50-65 us against 1.6-1.8 ms on the shared build machine); the two agree to ~3e-14
   relative, which ``tests/test_theory.py`` checks.
 
-Overflow safety (issue 16): no eigenvalue, ``kappa`` or ``n`` is ever squared
+Overflow safety: no eigenvalue, ``kappa`` or ``n`` is ever squared
 or multiplied by another; every term is a ratio in ``[0, 1]``, such a ratio
 over ``s + kappa``, or ``s_j u_j = kappa t_j <= min(s_j, kappa)``.  So the
 formulas hold for any finite spectrum whose trace is finite (eigenvalues from
@@ -228,7 +228,7 @@ def bias_variance(sp: Spectrum, kappa, lam=0.0):
     k = np.asarray(kappa, dtype=float)
     lam = np.broadcast_to(np.asarray(lam, dtype=float), k.shape)
     kk = k[:, None]
-    # Scaled forms (issue 16): t = s/(s + kappa) and u = kappa/(s + kappa) lie in
+    # Scaled forms: t = s/(s + kappa) and u = kappa/(s + kappa) lie in
     # [0, 1], so no term overflows or underflows for any finite s and kappa:
     #   1 - D2 = (1/n) [sum_j m_j t_j u_j + n_unit t0 u0] + lam/kappa,
     #   D2     = (1/n) [sum_j m_j t_j^2 + n_unit t0^2],

@@ -218,7 +218,7 @@ def predicted_risk(pop: Population, n: int) -> Prediction:
     'theorem1-exact'
     """
     if not isinstance(pop, Population):
-        raise ValueError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
+        raise TypeError(f"pop must be a Population (see hmmrisk.population), got {type(pop).__name__}")
     return predicted_curve([pop], n)[0]
 
 
@@ -234,7 +234,7 @@ def predicted_curve(pops, n) -> Predictions:
         raise ValueError("pops must hold at least one Population, got an empty sequence")
     for pop in pops:
         if not isinstance(pop, Population):
-            raise ValueError(f"pops must hold Population objects, got {type(pop).__name__}")
+            raise TypeError(f"pops must hold Population objects, got {type(pop).__name__}")
     nn = check.integer_array("n", n, minimum=2)
     if nn.ndim > 1 or (nn.ndim == 1 and nn.size not in (1, len(pops))):
         raise ValueError(f"n must be a scalar or have one entry per population, got shape {nn.shape}")
@@ -365,8 +365,9 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
     scalar = np.ndim(p) == 0
     p = np.atleast_1d(p).astype(float)
     nn = n
-    if nn.ndim > 1 or (nn.ndim == 1 and nn.shape != p.shape):
-        raise ValueError(f"n must be a scalar or shaped like p {p.shape}, got shape {nn.shape}")
+    if nn.ndim > 1 or (nn.ndim == 1 and (scalar or nn.shape != p.shape)):
+        raise ValueError(f"n must be a scalar or shaped like p {np.shape(p) if not scalar else ()}, "
+                         f"got shape {nn.shape}")
     nn = np.broadcast_to(nn, p.shape).astype(float)
     s1, r, b1, tr = orthogonal_spectrum(p, d, noise, snr)
     bias = np.zeros_like(p)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _validate as check
-from .._validate import NOISE, SNR, Integer, Interval, Real, validate
+from .._validate import NOISE, SNR, Integer, Real, validate
 from . import _kernel as kernel
 from ._results import RIDGE_FORMULA, Prediction, RidgePredictions
 from .paper import definition3, kappa_orthogonal, orthogonal_spectrum
@@ -176,7 +176,7 @@ def ridge_orthogonal(n, p, d, noise, snr=1.0, *, ridge):
     return _result(shape, p, bias, variance, tr, lam, k)
 
 
-@validate(noise=Interval(0.0, 1.0, closed="left"), n=Integer(min=2), grid=Integer(min=5),
+@validate(noise=Real(ge=0.0, lt=1.0), n=Integer(min=2), grid=Integer(min=5),
           p=Real(ge=1.0, array=True), d=Integer(), snr=SNR)
 def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
     """The risk-minimising ridge penalty ``lam* >= 0`` for the orthogonal embedding (:ref:`ch-ridge`).
