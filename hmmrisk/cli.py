@@ -5,9 +5,9 @@
 Definition 2 for ``p > n``), with ``--simulate`` a Monte Carlo estimate.
 With ``--json`` it prints one JSON object with keys ``bias``, ``variance``,
 ``risk`` (excess, ``= bias + variance``), ``irreducible`` (``tr Sigma_r``),
-``total`` and ``source``, plus ``stderr`` and ``reps`` with ``--simulate``.
+``total`` and ``formula``, plus ``stderr`` and ``reps`` with ``--simulate``.
 An infinite mean risk (at the interpolation threshold) is printed as ``null``
-with ``source = "threshold"``.
+with ``formula = "threshold"``.
 
 ``figure {1,2,3} --out FILE`` regenerates a figure of the book with the very
 functions its chapters call: Figures 1-2 (:ref:`ch-double-descent`) with
@@ -225,11 +225,11 @@ def _risk(args) -> dict:
         est = simulate_risk(model, args.n, reps=reps, rng=np.random.default_rng(sim_seed))
         return {"bias": est.bias, "variance": est.variance, "risk": est.risk,
                 "irreducible": est.irreducible, "total": est.total,
-                "stderr": est.stderr, "reps": est.reps, "source": "simulation"}
+                "stderr": est.stderr, "reps": est.reps, "formula": "simulation"}
     from .sweep import theory_at
     pred = theory_at(args.n, args.p, args.d, args.noise, args.snr, args.embedding, model)
     return {"bias": pred.bias, "variance": pred.variance, "risk": pred.risk,
-            "irreducible": pred.irreducible, "total": pred.total, "source": pred.formula}
+            "irreducible": pred.irreducible, "total": pred.total, "formula": pred.formula}
 
 
 def _finite_or_none(value):

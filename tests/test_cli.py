@@ -81,7 +81,7 @@ def test_bad_arguments_exit_2_with_one_line(args, name, capsys):
 def test_theory_under_is_the_inverse_wishart_mean():
     """Without --simulate, p < n - 1 prints Theorem 1: tr Sigma_r p / (n - p - 1), no bias."""
     out = json.loads(run(*BASE, "--p", "20", "--json").stdout)
-    assert out["source"] == "theorem1-exact" and out["bias"] == 0
+    assert out["formula"] == "theorem1-exact" and out["bias"] == 0
     assert out["risk"] == pytest.approx(out["irreducible"] * 20 / (40 - 20 - 1), rel=1e-12)
     assert out["total"] == pytest.approx(out["risk"] + out["irreducible"])
     assert "stderr" not in out and "reps" not in out
@@ -92,7 +92,7 @@ def test_theory_over_is_close_to_simulation():
     simulated risk (Theorem 2 is asymptotic: its error is not a Monte Carlo error)."""
     theory = json.loads(run(*BASE, "--p", "120", "--json").stdout)
     sim = json.loads(run(*BASE, "--p", "120", "--simulate", "--reps", "2000", "--json").stdout)
-    assert theory["source"] == "definition2" and theory["bias"] > 0
+    assert theory["formula"] == "definition2" and theory["bias"] > 0
     assert theory["irreducible"] == sim["irreducible"]
     assert abs(theory["risk"] - sim["risk"]) < 0.05 * sim["risk"]
 
@@ -101,14 +101,14 @@ def test_threshold_prints_null():
     proc = run(*BASE, "--p", "40", "--json")
     assert proc.returncode == 0
     out = json.loads(proc.stdout)
-    assert out["risk"] is None and out["source"] == "threshold"
+    assert out["risk"] is None and out["formula"] == "threshold"
 
 
 def test_plain_output_names_every_field():
     proc = run(*BASE, "--p", "20")
     assert proc.returncode == 0
     keys = {line.split()[0] for line in proc.stdout.splitlines()}
-    assert {"bias", "variance", "risk", "irreducible", "total", "source"} <= keys
+    assert {"bias", "variance", "risk", "irreducible", "total", "formula"} <= keys
 
 
 def test_no_command_is_an_error():

@@ -271,7 +271,7 @@ def test_cli_huge_snr_is_definition2_and_right(snr, capsys):
     assert code == 0 and "Warning" not in out.err, out.err
     result = json.loads(out.out)
     bias, variance = ref_definition3(100, 150, 50, 0.5, float(snr))
-    assert result["source"] == "definition2"
+    assert result["formula"] == "definition2"
     assert close(result["risk"], bias + variance, 1e-6), result
 
 

@@ -35,7 +35,7 @@ def _check(n, p, d, noise, snr):
     cli = json.loads(_run(["risk", *_point_args(n, p, d, noise, snr), "--json"]))
     row = SweepResult.from_csv(io.StringIO(_run(["sweep", *_point_args(n, p, d, noise, snr),
                                                  "--no-progress"]))).rows[0]
-    assert cli["source"] == row["formula"] == api.formula
+    assert cli["formula"] == row["formula"] == api.formula
     for f in FIELDS:
         want = _bits(getattr(api, f))
         assert _bits(cli[f]) == want, (f, cli[f], getattr(api, f))
