@@ -407,7 +407,7 @@ def _npy_header(fh, where: str, name: str):
     if dtype.hasobject:
         raise ValueError(f"{name}: {where} holds an object array (dtype {dtype}); pickled data "
                          f"are never loaded, save the features as numbers")
-    if not (np.issubdtype(dtype, np.number) or dtype == bool) \
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_) \
             or np.issubdtype(dtype, np.complexfloating):
         raise ValueError(f"{name}: {where} holds dtype {dtype}, not real numbers")
     if len(shape) != 2:

@@ -34,12 +34,12 @@ import numpy as np
 from . import _validate as check
 from ._validate import (NOISE, SEED, SNR, Integer, Real, spawn_seeds,
                         validate)
-
-_POSITIVE = Real(gt=0.0, array=True)
-_SIGNAL = Real(ge=0.0, array=True)
 from .sweep import run_point
 from .theory import (Predictions, definition2, definition3,
                      orthogonal_spectrum, theorem1)
+
+_POSITIVE = Real(gt=0.0, array=True)
+_SIGNAL = Real(ge=0.0, array=True)
 
 __all__ = ["ExactVsAsymptotic", "MeasuredGap", "distance_for_gap", "isotropic",
            "isotropic_gap", "leading_order", "measured_gap"]

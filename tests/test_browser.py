@@ -167,7 +167,7 @@ class _Ids(HTMLParser):
                 self.ids.add(value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fetch_ids(url: str) -> tuple[int, frozenset]:
     """HTTP status of ``url`` and the ids of its elements."""
     try:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import hmmrisk as hr
-from hmmrisk import _resources, cli, empirical
+from hmmrisk import cli, empirical
 
 N, P, D = 600, 30, 2
 

@@ -8,7 +8,6 @@ result must be bit-identical (``test_transformer_experiment.py`` runs it twice
 serially).
 """
 
-import dataclasses
 
 import numpy as np
 

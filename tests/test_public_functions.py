@@ -179,7 +179,7 @@ def _bad_values(func, param):
 
 
 def _cases():
-    for qualname, kwargs in VALID.items():
+    for qualname in VALID:
         params = inspect.signature(PUBLIC[qualname]).parameters
         for param in params:
             for bad in _bad_values(PUBLIC[qualname], param):

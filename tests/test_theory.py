@@ -6,6 +6,7 @@ Definition 2, scipy's brentq for Definition 1, the population code for
 Definition 3, and Monte Carlo with tolerances from the standard error.
 """
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -52,7 +53,7 @@ def dense_definition2(pop, n):
 def test_prediction_properties():
     pr = th.Prediction(bias=1.5, variance=2.0, irreducible=3.0, formula="definition2")
     assert pr.risk == 3.5 and pr.total == 6.5
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         pr.bias = 0.0                                            # frozen
     inf = th.Prediction(0.0, float("inf"), 3.0, "threshold")
     assert np.isinf(inf.risk) and np.isinf(inf.total)

@@ -23,7 +23,7 @@ def problem(n=30, p=5, v=4, seed=0, signal=1.0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, p))
     logits = signal * x @ rng.normal(size=(p, v))
-    y = np.array([rng.choice(v, p=np.exp(l - logsumexp(l))) for l in logits])
+    y = np.array([rng.choice(v, p=np.exp(row - logsumexp(row))) for row in logits])
     return x, y
 
 

@@ -79,7 +79,7 @@ class Spectrum(NamedTuple):
         """Number of non-zero eigenvalues (``p`` of the model), ``(M,)``."""
         return np.where((self.s > 0) & (self.m > 0), self.m, 0.0).sum(axis=-1) + self.n_unit
 
-    def take(self, idx) -> "Spectrum":
+    def take(self, idx) -> Spectrum:
         """The spectra ``idx`` (an index array), e.g. to broadcast against penalties."""
         return Spectrum(*(a[idx] for a in self))
 

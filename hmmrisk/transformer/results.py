@@ -112,7 +112,7 @@ class TransformerResult:
         """The arrays, by name (for digests and saving)."""
         return {k: getattr(self, k) for k in self.AXES}
 
-    def summary(self, ridge_index: int = 0) -> "Summary":
+    def summary(self, ridge_index: int = 0) -> Summary:
         """The numbers the chapter quotes, per family (see :class:`Summary`)."""
         return summarize(self, ridge_index=ridge_index)
 
