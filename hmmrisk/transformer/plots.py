@@ -294,7 +294,7 @@ def plot_ridge_path(path: RidgePath, *, marginal: float | None = None, headline:
         handles, labels = axes[0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
         fig.suptitle(f"one width, p = {path.width}")
-        fig.tight_layout(rect=(0, 0.22, 1, 1))
+        fig.tight_layout(rect=(0, 0.15, 1, 1))
     return fig
 
 
@@ -331,7 +331,7 @@ def plot_robustness(result: TransformerResult):
     n = res.protocol.n_train
     x = res.widths / n
     with figure3_style():
-        fig, axes = plt.subplots(2, len(FAMILIES), figsize=(WIDTH, 6.4), sharex=True)
+        fig, axes = plt.subplots(2, len(FAMILIES), figsize=(WIDTH, 7.4), sharex=True)
         for j, fam in enumerate(FAMILIES):
             a, b = axes[0, j], axes[1, j]
             for key, label, st in HEADS:
@@ -343,7 +343,7 @@ def plot_robustness(result: TransformerResult):
             if np.all(np.isfinite(res.resampled_sq)):
                 _mean_se(b, x, _per_seed(res, "resampled_sq", fam),
                          dict(color=COLORS[3], marker="^", mfc="white"),
-                         label="same head, training sets drawn from the theory's population")
+                         label="same head, sets drawn from the theory's rows")
             th = _per_seed(res, "theory_sq", fam)
             b.plot(x, np.exp(np.log(th).mean(axis=0)), color="k", linestyle="-", marker="",
                    label="theory on the features' covariance")
@@ -358,8 +358,8 @@ def plot_robustness(result: TransformerResult):
         axes[1, 0].set_ylabel("test squared loss")
         h1, l1 = axes[0, 0].get_legend_handles_labels()
         h2, l2 = axes[1, 0].get_legend_handles_labels()
-        fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0))
-        fig.tight_layout(rect=(0, 0.12, 1, 1))
+        fig.legend(h1 + h2, l1 + l2, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.2, 1, 1))
     return fig
 
 
@@ -377,7 +377,7 @@ def plot_geometry(result: TransformerResult):
     w = res.widths
     k = res.protocol.n_states - 1
     with figure3_style():
-        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.4))
+        fig, axes = plt.subplots(1, 3, figsize=(WIDTH, 3.9))
         for fam in FAMILIES:
             st = FAMILY_STYLE[fam]
             for ax, key in zip(axes, ("participation", "effective_rank", "probe_r2")):
@@ -391,11 +391,11 @@ def plot_geometry(result: TransformerResult):
             ax.axhline(k, color="0.5", linestyle=":", label=f"$K - 1$ = {k}")
         axes[2].set_ylim(None, 1.02)
         _no_minor_labels(*axes)
-        handles, labels = [], []
-        for ax in axes[:1]:
-            handles, labels = ax.get_legend_handles_labels()
+        names = [FAMILY_STYLE[f]["label"] for f in FAMILIES]
+        handles, labels = axes[0].get_legend_handles_labels()
+        extra = [(h, lab) for h, lab in zip(handles, labels) if lab not in names]   # the K - 1 line
         fams = [plt.Line2D([], [], linestyle="-", **FAMILY_STYLE[f]) for f in FAMILIES]
-        fig.legend(fams + handles, [FAMILY_STYLE[f]["label"] for f in FAMILIES] + labels,
-                   loc="lower center", ncol=4, frameon=False, bbox_to_anchor=(0.5, 0.0))
-        fig.tight_layout(rect=(0, 0.14, 1, 1))
+        fig.legend(fams + [h for h, _ in extra], names + [lab for _, lab in extra],
+                   loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.15, 1, 1))
     return fig
