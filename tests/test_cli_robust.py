@@ -401,6 +401,15 @@ def test_same_bits_for_any_blas_thread_count():
 # 4. Ctrl-C with workers: status 130, one line, no worker left
 # ---------------------------------------------------------------------------
 
+#: Runs ``python ARGS...`` with SIGINT and SIGTERM at their defaults, whatever this test run
+#: inherited (a background job of a shell, ``nohup`` and CI runners start it with SIGINT
+#: ignored, and a program keeps an ignored signal ignored): the child gets the
+#: disposition the test relies on.  ``exec`` keeps the process id.
+DEFAULT_SIGNALS = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                   "signal.signal(signal.SIGTERM, signal.SIG_DFL); "
+                   "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
+
+
 def _children(pid):
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(x) for x in out.stdout.split()]
@@ -437,16 +446,19 @@ def test_sigint_stops_sweep_promptly(workers, tmp_path):
     out = tmp_path / "sim.csv"
     out.write_text("old\n")
     started = _import_cpu_seconds() + 1.0
-    cmd = [sys.executable, "-m", "hmmrisk", "sweep", "--n", "100", "--p", "150:400", "--d", "50",
-           "--noise", "0.5", "--simulate", "--reps", "2000", "--workers", workers,
-           "--no-progress", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    cmd = [sys.executable, "-c", DEFAULT_SIGNALS, "-m", "hmmrisk", "sweep", "--n", "100",
+           "--p", "150:400", "--d", "50", "--noise", "0.5", "--simulate", "--reps", "2000",
+           "--workers", workers, "--no-progress", "--out", str(out)]
+    # its own session: a Ctrl-C typed at the terminal running the tests does not reach it
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            start_new_session=True)
+    pool = min(int(workers), len(os.sched_getaffinity(0)))     # the CLI's worker processes
     kids = []
     try:
         while proc.poll() is None:                   # wait until the work has started
             kids = _children(proc.pid)
             busy = sum(_cpu_seconds(k) for k in kids)
-            if _cpu_seconds(proc.pid) + busy > started and len(kids) >= int(workers) - (workers == "1"):
+            if _cpu_seconds(proc.pid) + busy > started and len(kids) >= (pool if pool > 1 else 0):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, proc.stderr.read()
