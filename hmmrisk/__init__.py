@@ -22,6 +22,12 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 The command line is ``python -m hmmrisk {risk,figure,sweep} --help``.
 """
 
+from . import _signals
+
+# Started as the command line: Ctrl-C or SIGTERM during the imports below (NumPy's take
+# 0.2 s) exits with one line, not a traceback.  Importing the library changes nothing.
+_signals.guard_startup()
+
 import importlib as _importlib
 
 from . import figure_data, theory

@@ -30,7 +30,11 @@ more than ``--max-memory`` (default 4 GiB, or ``HMMRISK_MAX_MEMORY``) or
 switches a cap off (see :mod:`hmmrisk._resources`).  Output files are written
 atomically (a temporary file renamed over the destination), so an interrupted
 run leaves the old file or the new one, never a partial one.  Ctrl-C (SIGINT)
-exits with status 130 and one line, with any number of workers.  Simulations
+exits with status 130 and one line, SIGTERM with 143, and a worker process that
+dies (e.g. killed by the out-of-memory killer) ends the run with one line and
+status 1: each time the old file is kept and no process of the run is left
+(see :mod:`hmmrisk._signals`).  ``sweep --workers N`` starts at most one worker
+per CPU and per grid point.  Simulations
 run with one BLAS thread, so their output does not depend on
 ``OPENBLAS_NUM_THREADS`` or the machine's cores.
 """
@@ -42,13 +46,12 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import sys
 import time
 
 import numpy as np
 
-from . import _resources
+from . import _resources, _signals
 from ._io import atomic_write, check_writable
 from .hmm import EMBEDDINGS, make_model
 from .population import population
@@ -458,7 +461,8 @@ def _sweep_parser(sub):
     p.add_argument("--seed", type=_arg_int, default=0, help="base seed (default 0)")
     p.add_argument("--band", type=_arg_int, default=3, help="do not simulate |p - n| <= band (default 3)")
     p.add_argument("--workers", type=_arg_int, default=1,
-                   help="worker processes (default 1: run here); the output is the same for any value")
+                   help="worker processes (default 1: run here; at most one per CPU and per point); "
+                        "the output is the same for any value")
     p.add_argument("--out", default="-", metavar="FILE",
                    help="CSV file to write (default -: standard output)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -469,12 +473,18 @@ def _sweep_parser(sub):
 
 def _worker_init() -> None:
     """Worker processes leave SIGINT to the parent, which ends them (no traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _signals.worker_started()
     _resources.blas_single_thread().__enter__()      # for the worker's whole life
 
 
-def _stop_pool(ex) -> None:
-    """Cancel the pending points and end the worker processes now (after an interrupt or error)."""
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _stop_pool(ex) -> list:
+    """Cancel the pending points and end the worker processes now (after an interrupt or error).
+
+    Returns the worker processes (ended: their ``exitcode`` tells how)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
     ex.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
@@ -485,10 +495,12 @@ def _stop_pool(ex) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(1.0)
+    return procs
 
 
 def _sweep_command(args) -> int:
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from .sweep import sweep
 
@@ -508,14 +520,19 @@ def _sweep_command(args) -> int:
     from .sweep import grid_points
     _resources.check_grid(list(grid.values()))      # 10^12 points: refused before validating each
     points = grid_points(grid)           # bad grids fail before any worker starts
+    workers = min(args.workers, len(points), _cpus())     # more would only wait (same output)
     if kw["reps"] >= 2:
         _resources.check_sweep(points, args.theory, args.simulate, kw["reps"], args.band,
-                               "conditional", workers=min(args.workers, len(points)))
+                               "conditional", workers=workers)
     t0 = time.perf_counter()
-    if args.workers > 1:
-        ex = ProcessPoolExecutor(max_workers=args.workers, initializer=_worker_init)
+    if workers > 1:
+        ex = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
         try:
+            with _signals.held():       # fork every worker now, none interruptible before its init
+                ex.submit(int)
             res = sweep(grid, executor=ex, **kw)
+        except BrokenProcessPool:
+            raise _signals.WorkerLost(_stop_pool(ex)) from None
         except BaseException:
             _stop_pool(ex)
             raise
@@ -535,6 +552,7 @@ def _sweep_command(args) -> int:
 # main
 # ---------------------------------------------------------------------------
 
+@_signals.cli
 def main(argv=None) -> int:
     parser = _Parser(
         prog="hmmrisk", formatter_class=_FORMAT,
@@ -564,9 +582,13 @@ def main(argv=None) -> int:
                 _resources.max_memory() if sizes else _resources.max_work()   # a bad env var
         with _resources.blas_single_thread():       # output independent of BLAS threads
             return args.func(args)
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:              # Ctrl-C or SIGTERM (exit status 130 / 143)
+        word, code = _signals.status(exc)
+        print(f"{prog}: {word}", file=sys.stderr)
+        return code
+    except _signals.WorkerLost as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
