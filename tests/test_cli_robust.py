@@ -565,7 +565,9 @@ def test_sigint_stops_sweep_promptly(workers, tmp_path):
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 130, err
+    # or -SIGINT (a shell shows 130 for both): CPython ends the process by SIGINT after a
+    # KeyboardInterrupt raised inside some C-level code (SciPy's lazy Cython imports)
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert err.strip().splitlines() == ["hmmrisk sweep: interrupted"], err
     assert out.read_text() == "old\n"
     time.sleep(0.5)
