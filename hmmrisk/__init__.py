@@ -15,12 +15,20 @@ tuning* (after Luo, Wang, Huang, arXiv 2410.00699).  One module per idea:
 * :mod:`hmmrisk.trajectory`: heads trained on one trajectory instead of i.i.d. pairs;
 * :mod:`hmmrisk.sweep`: theory and simulation over a grid of ``(n, p, d, sigma^2, snr)``,
   serially or on any ``concurrent.futures.Executor`` (a Dask ``Client`` is one);
+* :mod:`hmmrisk.empirical`: the same theory on a user's own features
+  (:func:`population_from_data`), with a simulation on their rows;
 * :mod:`hmmrisk.figure_data`: digests of the arrays behind each figure;
 * :mod:`hmmrisk.transformer`: the Transformer experiment of the paper's Figure 3
   (a subpackage that imports torch, so it is not loaded here).
 
-The command line is ``hmmrisk {risk,figure,sweep} --help`` (or ``python -m hmmrisk``).
+The command line is ``hmmrisk {risk,figure,sweep,features} --help`` (or ``python -m hmmrisk``).
 """
+
+from . import _signals
+
+# Started as the command line: Ctrl-C or SIGTERM during the imports below (NumPy's take
+# 0.2 s) exits with one line, not a traceback.  Importing the library changes nothing.
+_signals.guard_startup()
 
 import importlib as _importlib
 import importlib.metadata as _metadata
@@ -39,9 +47,9 @@ except _metadata.PackageNotFoundError:      # a source tree on sys.path, never i
     __version__ = "0+unknown"
 
 __all__ = [
-    "HeadTuningModel", "Population", "RiskEstimate", "conditional_risk",
+    "FeaturePopulation", "HeadTuningModel", "Population", "RiskEstimate", "conditional_risk",
     "encoder_weights", "fit_head", "fitted_risk", "haar_orthogonal", "head_from_svd", "make_model",
-    "population", "simulate_risk", "figure_data", "theory",
+    "population", "population_from_data", "simulate_risk", "figure_data", "theory",
 ]
 
 #: Submodules loaded on first access (``hr.plotting`` imports matplotlib, so

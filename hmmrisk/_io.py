@@ -1,12 +1,14 @@
 """Atomic file output: every file the package writes is either the old one or the new one.
 
 :func:`atomic_write` opens a temporary file in the destination's folder
-(``.NAME.XXXXXX.tmp``), lets the caller write it, flushes and ``fsync``-s it and
+(``.NAME.XXXXXX.tmp``, ``NAME`` cut to 100 bytes so that any legal file name
+fits), lets the caller write it, flushes and ``fsync``-s it and
 then renames it over the destination with :func:`os.replace` (atomic on POSIX
 and on Windows within one file system).  If the writer raises, or the process
 is killed before the rename, the destination keeps its previous content (a
 killed process may leave the hidden temporary file behind, never a partial
-destination).
+destination).  A destination that is a symbolic link is written through it:
+its target is replaced atomically and the link stays.
 
 :func:`check_writable` tests, before any computation, that a file can be
 created next to the destination, so a command fails in its first
@@ -35,6 +37,25 @@ def _destination(name: str, path) -> str:
     return path
 
 
+def _target(name: str, path: str) -> str:
+    """The file that will be replaced: ``path``, or the file a symbolic link points to."""
+    if not os.path.islink(path):
+        return path
+    real = os.path.realpath(path)
+    if os.path.islink(real):
+        raise ValueError(f"{name}: {path!r} is a symbolic link that never reaches a file (a loop?)")
+    return real
+
+
+def _mkstemp(path: str):
+    """A temporary file next to ``path``, named ``.NAME.XXXXXX.tmp`` in at most ~120 bytes."""
+    base = os.path.basename(path)
+    while len(os.fsencode(base)) > 100:
+        base = base[:-1]
+    return tempfile.mkstemp(prefix="." + base + ".", suffix=".tmp",
+                            dir=os.path.dirname(os.path.abspath(path)))
+
+
 def check_writable(path, name: str = "path") -> str:
     """Return ``path`` after checking that :func:`atomic_write` can replace it.
 
@@ -46,14 +67,14 @@ def check_writable(path, name: str = "path") -> str:
     path = _destination(name, path)
     if os.path.isdir(path):
         raise ValueError(f"{name}: {path!r} is a folder, not a file")
-    folder = os.path.dirname(os.path.abspath(path))
+    target = _target(name, path)
+    folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         raise ValueError(f"{name}: folder {folder!r} does not exist")
-    if os.path.exists(path) and not os.path.isfile(path):
+    if os.path.exists(target) and not os.path.isfile(target):
         raise ValueError(f"{name}: {path!r} exists and is not a regular file")
     try:
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                                   dir=folder)
+        fd, tmp = _mkstemp(target)
     except OSError as exc:
         raise ValueError(f"{name}: cannot create a file in {folder!r} ({exc.strerror})") from None
     os.close(fd)
@@ -73,27 +94,27 @@ def atomic_write(path, mode: str = "w", name: str = "path", **kwargs):
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     path = check_writable(path, name)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    done = False
+    target = _target(name, path)             # through a symbolic link: its target is replaced
+    tmp, done = None, False
     try:
         try:
+            fd, tmp = _mkstemp(target)
             with os.fdopen(fd, mode, **kwargs) as fh:
                 yield fh
                 fh.flush()
                 os.fsync(fh.fileno())
-            if os.path.exists(path):
+            if os.path.exists(target):
                 with contextlib.suppress(OSError):
-                    os.chmod(tmp, os.stat(path).st_mode & 0o7777)
+                    os.chmod(tmp, os.stat(target).st_mode & 0o7777)
             else:
                 umask = os.umask(0)
                 os.umask(umask)
                 os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
+            os.replace(tmp, target)
             done = True
         except OSError as exc:
             raise ValueError(f"{name}: cannot write {path!r} ({exc.strerror or exc})") from None
     finally:
-        if not done:
+        if not done and tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

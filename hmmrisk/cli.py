@@ -34,7 +34,11 @@ more than ``--max-memory`` (default ``HMMRISK_MAX_MEMORY``, else 4 GiB) or
 switches a cap off (see :mod:`hmmrisk._resources`).  Output files are written
 atomically (a temporary file renamed over the destination), so an interrupted
 run leaves the old file or the new one, never a partial one.  Ctrl-C (SIGINT)
-exits with status 130 and one line, with any number of workers.  Simulations
+exits with status 130 and one line, SIGTERM with 143, and a worker process that
+dies (e.g. killed by the out-of-memory killer) ends the run with one line and
+status 1: each time the old file is kept and no process of the run is left
+(see :mod:`hmmrisk._signals`).  ``sweep --workers N`` starts at most one worker
+per CPU and per grid point.  Simulations
 run with one BLAS thread, so their output does not depend on
 ``OPENBLAS_NUM_THREADS`` or the machine's cores.
 """
@@ -46,13 +50,12 @@ import dataclasses
 import json
 import math
 import os
-import signal
 import sys
 import time
 
 import numpy as np
 
-from . import __version__, _resources
+from . import __version__, _resources, _signals
 from ._blas import blas_single_thread
 from ._io import atomic_write, check_writable
 from .hmm import EMBEDDINGS, make_model
@@ -401,11 +404,7 @@ def _figure_command(args) -> int:
                            memory=cost["bytes"], work=cost["seconds"] * _resources.FLOPS_PER_SECOND)
         print(f"figure 3: about {cost['seconds'] / pr.n_workers:.0f} s on {pr.n_workers} "
               f"worker(s), {_resources.format_bytes(cost['bytes'])} of memory", file=sys.stderr)
-        old = signal.signal(signal.SIGTERM, _terminated)
-        try:                                   # SIGTERM ends the worker pool like Ctrl-C
-            fig = f3.plot_figure3(f3.run(pr))
-        finally:
-            signal.signal(signal.SIGTERM, old)
+        fig = f3.plot_figure3(f3.run(pr))     # SIGTERM, like Ctrl-C, ends its pool (_signals)
     else:
         from . import curves, plotting
 
@@ -415,11 +414,6 @@ def _figure_command(args) -> int:
         fig.savefig(fh, format=fmt, dpi=args.dpi, facecolor="white", bbox_inches="tight")
     print(f"figure {args.number} written to {out} ({time.perf_counter() - t0:.1f} s)")
     return 0
-
-
-def _terminated(signum, frame):
-    print("hmmrisk figure: terminated", file=sys.stderr)
-    raise SystemExit(128 + signum)
 
 
 def _seed(value):
@@ -478,7 +472,8 @@ def _sweep_parser(sub):
     p.add_argument("--seed", type=_arg_int, default=0, help="base seed (default 0)")
     p.add_argument("--band", type=_arg_int, default=3, help="do not simulate |p - n| <= band (default 3)")
     p.add_argument("--workers", type=_arg_int, default=1,
-                   help="worker processes (default 1: run here); the output is the same for any value")
+                   help="worker processes (default 1: run here; at most one per CPU and per point); "
+                        "the output is the same for any value")
     p.add_argument("--out", default="-", metavar="FILE",
                    help="CSV file to write (default -: standard output)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -489,13 +484,19 @@ def _sweep_parser(sub):
 
 def _worker_init(memory: float, work: float) -> None:
     """Worker processes leave SIGINT to the parent, which ends them (no traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _signals.worker_started()
     _resources.set_limits(memory, work)                # the parent's caps
     blas_single_thread().__enter__()      # for the worker's whole life
 
 
-def _stop_pool(ex) -> None:
-    """Cancel the pending points and end the worker processes now (after an interrupt or error)."""
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _stop_pool(ex) -> list:
+    """Cancel the pending points and end the worker processes now (after an interrupt or error).
+
+    Returns the worker processes (ended: their ``exitcode`` tells how)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
     ex.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
@@ -506,10 +507,12 @@ def _stop_pool(ex) -> None:
         if proc.is_alive():
             proc.kill()
             proc.join(1.0)
+    return procs
 
 
 def _sweep_command(args) -> int:
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from .sweep import _plan, _run
 
@@ -527,15 +530,21 @@ def _sweep_command(args) -> int:
     reps = 200 if args.reps is None else args.reps
     if reps < 2:
         raise ValueError(f"reps must be an integer >= 2, got {reps}")
+    workers = min(args.workers, _cpus())     # more would only wait (same output)
     tasks = _plan(grid, theory=args.theory, simulate=args.simulate, reps=reps, rng=_seed(args.seed),
-                  band=args.band, method="conditional", workers=args.workers)
+                  band=args.band, method="conditional", workers=workers)
     progress = False if args.no_progress else None
     t0 = time.perf_counter()
-    if args.workers > 1:
-        ex = ProcessPoolExecutor(max_workers=args.workers, initializer=_worker_init,
+    workers = min(workers, len(tasks))
+    if workers > 1:
+        ex = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init,
                                  initargs=_resources._LIMITS.get())
         try:
+            with _signals.held():       # fork every worker now, none interruptible before its init
+                ex.submit(int)
             res = _run(tasks, ex, progress)
+        except BrokenProcessPool:
+            raise _signals.WorkerLost(_stop_pool(ex)) from None
         except BaseException:
             _stop_pool(ex)
             raise
@@ -689,6 +698,7 @@ def _features_command(args) -> int:
 # main
 # ---------------------------------------------------------------------------
 
+@_signals.cli
 def main(argv=None) -> int:
     parser = _Parser(
         prog="hmmrisk", formatter_class=_FORMAT,
@@ -712,9 +722,13 @@ def main(argv=None) -> int:
     try:
         with _resources.limits(*_caps(args)), blas_single_thread():   # bits independent of BLAS threads
             return args.func(args)
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:              # Ctrl-C or SIGTERM (exit status 130 / 143)
+        word, code = _signals.status(exc)
+        print(f"{prog}: {word}", file=sys.stderr)
+        return code
+    except _signals.WorkerLost as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

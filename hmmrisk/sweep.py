@@ -70,6 +70,7 @@ import io
 import itertools
 import numbers
 import os
+import stat
 import struct
 import sys
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ from ._io import atomic_write
 from .hmm import EMBEDDINGS, HeadTuningModel, make_model
 from .population import population
 from .risk import METHODS, simulate_risk
-from .theory import definition3, predicted_risk
+from .theory import FORMULAS, definition3, predicted_risk
 
 __all__ = ["AXES", "COLUMNS", "PointRun", "SweepResult", "grid_points", "point_seed", "run_point",
            "sweep", "theory_at"]
@@ -174,23 +175,20 @@ class SweepResult:
             writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in COLUMNS])
 
     @classmethod
-    def from_csv(cls, path) -> "SweepResult":
-        """Read a CSV written by :meth:`to_csv` (file name or file object)."""
-        try:
-            if hasattr(path, "read"):
-                text = path.read()
-            elif isinstance(path, (str, os.PathLike)):
-                with open(path, encoding="utf-8", newline="") as fh:
-                    text = fh.read()
-            else:
-                raise ValueError(f"path must be a file name or a file object, got {path!r}")
-        except UnicodeDecodeError as exc:
-            raise ValueError(f"path must hold a sweep CSV (UTF-8 text), got undecodable bytes "
-                             f"at offset {exc.start}") from None
-        except OSError as exc:
-            raise ValueError(f"path: cannot read {path!r} ({exc.strerror or exc})") from None
-        if isinstance(text, bytes):
-            raise TypeError("path must be a text file object (open it with 'r', not 'rb')")
+    def from_csv(cls, path) -> SweepResult:
+        """Read a CSV written by :meth:`to_csv` (file name or text file object).
+
+        Every cell is checked: the point's values as :func:`grid_points` wants
+        them (``n >= 2``, ``p, d >= 1``, ``noise`` in ``[0, 1]``, ``snr > 0``,
+        an embedding of :data:`hmmrisk.hmm.EMBEDDINGS`), ``formula`` one of
+        :data:`hmmrisk.theory.FORMULAS` or empty, ``sim_reps >= 0``, the other
+        columns numbers (``nan`` and ``inf`` allowed).  A bad cell raises
+        ``ValueError`` naming its row and column.  A leading UTF-8 byte-order
+        mark (as spreadsheets write) is skipped; files over
+        ``MAX_CSV_BYTES`` and anything but a regular file (a FIFO, a
+        device) are refused before reading.
+        """
+        text = _read_csv_text(path)
         if "\x00" in text:
             raise ValueError("path must hold a sweep CSV, got a NUL byte (a binary file?)")
         try:
@@ -198,8 +196,8 @@ class SweepResult:
         except csv.Error as exc:
             raise ValueError(f"path must hold a sweep CSV, got unreadable CSV ({exc})") from None
         if not records or tuple(records[0]) != COLUMNS:
-            raise ValueError(f"path must hold a sweep CSV with columns {COLUMNS}, "
-                             f"got header {records[0] if records else None!r}")
+            got = _short(",".join(records[0])) if records else None
+            raise ValueError(f"path must hold a sweep CSV with columns {COLUMNS}, got header {got}")
         rows = []
         for line, rec in enumerate(records[1:], start=2):
             if not rec:
@@ -210,13 +208,88 @@ class SweepResult:
             row = {}
             for c, cell in zip(COLUMNS, rec):
                 try:
-                    row[c] = cell if c in _STR else int(cell) if c in _INT else float(cell)
-                except ValueError:
-                    kind = "an integer" if c in _INT else "a number"
-                    raise ValueError(f"path: row {line}, column {c!r} must be {kind}, "
-                                     f"got {cell!r}") from None
+                    row[c] = _cell(c, cell)
+                except ValueError as exc:
+                    raise ValueError(f"path: row {line}, column {c!r} must be {exc}, "
+                                     f"got {_short(cell)}") from None
             rows.append(row)
         return cls(rows)
+
+
+#: Largest file :meth:`SweepResult.from_csv` reads: 256 MiB, about a million rows.
+MAX_CSV_BYTES = 2**28
+
+_MIN_INT = {"n": 2, "p": 1, "d": 1, "sim_reps": 0}
+
+
+def _short(cell: str) -> str:
+    """A cell for an error message: its ``repr``, cut after 40 characters."""
+    return repr(cell) if len(cell) <= 40 else f"{cell[:40]!r}... ({len(cell)} characters)"
+
+
+def _cell(column: str, cell: str):
+    """The value of one CSV cell; ``ValueError(what it must be)`` if it is not valid."""
+    if column == "embedding":
+        if cell not in EMBEDDINGS:
+            raise ValueError(f"one of {list(EMBEDDINGS)}")
+        return cell
+    if column == "formula":
+        if cell and cell not in FORMULAS:
+            raise ValueError(f"one of {list(FORMULAS)} or empty")
+        return cell
+    if column in _INT:
+        low = _MIN_INT[column]
+        if not (cell.isascii() and cell.lstrip("+-").isdigit()) or len(cell) > 30 \
+                or int(cell) < low:
+            raise ValueError(f"an integer >= {low}")
+        return int(cell)
+    try:
+        value = float(cell) if cell.isascii() else None
+    except ValueError:
+        value = None
+    if value is not None and abs(value) == float("inf") \
+            and cell.strip().lstrip("+-").lower() not in ("inf", "infinity"):
+        value = None                                  # "1e999": overflows, no sweep writes it
+    if column == "noise" and not (value is not None and 0.0 <= value <= 1.0):
+        raise ValueError("a number in [0, 1]")
+    if column == "snr" and not (value is not None and 0.0 < value < float("inf")):
+        raise ValueError("a finite number > 0")
+    if value is None:
+        raise ValueError("a number")
+    return value
+
+
+def _read_csv_text(path) -> str:
+    """The text of a file name or a text file object, at most ``MAX_CSV_BYTES`` of it."""
+    too_big = f"path: the file is larger than {MAX_CSV_BYTES} bytes (MAX_CSV_BYTES), not a sweep CSV"
+    if hasattr(path, "read"):
+        text = path.read(MAX_CSV_BYTES + 1)
+        if isinstance(text, bytes):
+            raise ValueError("path must be a text file object (open it with 'r', not 'rb')")
+        if len(text) > MAX_CSV_BYTES:
+            raise ValueError(too_big)
+        return text.removeprefix("\ufeff")
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a file name or a file object, got {path!r}")
+    try:
+        # O_NONBLOCK: a FIFO opens at once (then is refused) instead of waiting for a writer
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"path: {os.fspath(path)!r} is not a regular file")
+            if info.st_size > MAX_CSV_BYTES:
+                raise ValueError(too_big)
+            data = fh.read(MAX_CSV_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"path: cannot read {path!r} ({exc.strerror or exc})") from None
+    if len(data) > MAX_CSV_BYTES:
+        raise ValueError(too_big)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"path must hold a sweep CSV (UTF-8 text), got undecodable bytes "
+                         f"at offset {exc.start}") from None
 
 
 # ---------------------------------------------------------------------------
