@@ -74,7 +74,21 @@ def _exit_now(signum, frame):
     os._exit(128 + signum)
 
 
+#: Seconds a command has, after SIGTERM, to unwind and exit on its own.
+GRACE = 10.0
+
+
+def _overdue(signum, frame):
+    os.write(2, f"{_prog()}: terminated (cleanup took over {GRACE:g} s)\n".encode())
+    os._exit(143)
+
+
 def _terminate(signum, frame):
+    # The exception unwinds the command (pools ended, temporary files removed).
+    # Raised where Python swallows exceptions (a __del__, a weakref callback) it
+    # would be lost, so an alarm ends the process anyway after GRACE seconds.
+    signal.signal(signal.SIGALRM, _overdue)
+    signal.setitimer(signal.ITIMER_REAL, GRACE)
     raise Terminated()
 
 

@@ -282,3 +282,26 @@ def test_workers_capped_by_points_and_cpus(workers, tmp_path):
     assert status == 0, lines
     assert most >= 1
     assert len(out.read_text().splitlines()) == 3
+
+
+SWALLOWED = textwrap.dedent("""
+    import os, signal, time
+    from hmmrisk import _signals
+    _signals.GRACE = 1.0
+    with _signals.handling():
+        try:                                  # code that swallows the exception of SIGTERM
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            pass
+        time.sleep(60)                        # ... and would go on computing
+""")
+
+
+def test_sigterm_ends_the_process_even_if_its_exception_is_swallowed():
+    """SIGTERM's exception lost (a ``__del__`` or callback eats it): the grace alarm still
+    ends the process, one line, status 143, within about GRACE seconds."""
+    proc = start("-c", SWALLOWED)
+    code, err = proc.wait(timeout=30), proc.stderr.read()
+    assert code == 143, err
+    assert err.count("\n") == 1 and "terminated" in err, err
