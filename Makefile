@@ -98,13 +98,13 @@ EXECUTED := $(CHAPTERS:chapters/%=_build/executed/%)
 JCACHE   := _build/.jupyter_cache
 
 _build/executed/%.ipynb: chapters/%.ipynb $(STAMP)
-	HMMRISK_FIGURE_DATA=$(CURDIR)/_build/figure-data/book $(BIN)/python tools/execute.py $< $@
+	HMMRISK_FIGURE_DATA=$(CURDIR)/_build/figure-data/book $(BIN)/python tools/execute.py run $< $@
 
 # The -n -W build (a broken reference, a missing glue key or a bad citation
 # fails it); its log is _build/jupyter-book.log, and _build/.book-ok marks a
 # build that passed, for the tests of the build.
 _build/.book-ok: $(EXECUTED)
-	mkdir -p $(JCACHE) && $(BIN)/jcache cache -p $(JCACHE) add --no-validate $(EXECUTED) >/dev/null
+	$(BIN)/python tools/execute.py cache $(JCACHE) $(EXECUTED)
 	set -o pipefail; $(BIN)/jupyter-book build . $(JB_FLAGS) 2>&1 | tee _build/jupyter-book.log
 	touch $@
 
