@@ -181,7 +181,7 @@ class SweepResult:
         Every cell is checked: the point's values as :func:`grid_points` wants
         them (``n >= 2``, ``p, d >= 1``, ``noise`` in ``[0, 1]``, ``snr > 0``,
         an embedding of :data:`hmmrisk.hmm.EMBEDDINGS`), ``formula`` one of
-        :data:`hmmrisk.theory.FORMULAS` or empty, ``sim_reps >= 0``, the other
+        ``hmmrisk.theory.FORMULAS`` or empty, ``sim_reps >= 0``, the other
         columns numbers (``nan`` and ``inf`` allowed).  A bad cell raises
         ``ValueError`` naming its row and column.  A leading UTF-8 byte-order
         mark (as spreadsheets write) is skipped; files over
