@@ -1,6 +1,6 @@
 # Two commands, each doing its own set-up on a fresh machine:
 #   make book   build the book from a clean _build (warnings are errors)
-#   make test   everything `make book` does, then the unit and property tests,
+#   make test   everything `make book` does, then ruff, the unit and property tests,
 #               a second execution of the chapters that draw figures (their
 #               figure data compared with the build's) and every page of the
 #               build in headless Chromium.  `make -j2 test` runs independent
@@ -153,7 +153,7 @@ browser-check: _build/.book-ok $(CHROMIUM)
 # piece when it ends (--output-sync).
 test: $(STAMP)
 	rm -rf _build
-	$(MAKE) --jobs=$(JOBS) --output-sync=target browser-check book-tests unit-tests
+	$(MAKE) --jobs=$(JOBS) --output-sync=target lint browser-check book-tests unit-tests
 
 # The edit-test loop: lint, then the unit tests without the slow ones.  Any
 # subset works the same way, e.g.
