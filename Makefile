@@ -3,8 +3,8 @@
 #   make test   everything `make book` does, then ruff, the unit and property tests,
 #               a second execution of the chapters that draw figures (their
 #               figure data compared with the build's) and every page of the
-#               build in headless Chromium.  `make -j2 test` runs independent
-#               steps side by side.
+#               build in headless Chromium; independent steps run side by
+#               side, one per core (JOBS).
 # and the edit-test loop:
 #   make check  ruff, and the unit and property tests without the slow few
 # and the PDF edition:
