@@ -33,10 +33,11 @@ EXECUTED_ONCE = {
         "(a reduced Figure 3 protocol run twice) and tests/test_figure3_repro.py (the same "
         "in one process and on 2 worker processes, with identical data)",
 }
-#: Unit tests that take more than a few seconds (marker ``slow``): a file name,
+#: Unit tests that take more than a few seconds, or start many interpreters (the
+#: signal and figure-3 command-line tests) (marker ``slow``): a file name,
 #: or ``file::test`` (every parametrisation of it).  ``make test`` runs them,
 #: ``make check`` leaves them out.
-SLOW = {"test_figure3_repro.py",
+SLOW = {"test_figure3_repro.py", "test_transformer_cli.py", "test_interrupts.py",
         "test_transformer_experiment.py::test_tiny_protocol_end_to_end",
         "test_transformer_experiment.py::test_reduced_protocol_is_bitwise_reproducible",
         "test_transformer_experiment.py::test_a_pool_left_open_is_released_at_exit",
