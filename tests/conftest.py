@@ -82,6 +82,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(name)
 
 
+def call(*argv, capsys):
+    """``hmmrisk.cli.main(argv)`` in this process: (exit status, stdout, stderr)."""
+    from hmmrisk import cli
+
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def mc_mean(samples, axis=0):
     """Mean and its standard error along ``axis``."""
     samples = np.asarray(samples, dtype=float)

@@ -10,20 +10,12 @@ import pytest
 import hmmrisk.sweep as sw
 from hmmrisk import cli
 
+from conftest import call
+
 
 def run(*args):
     """``python -m hmmrisk args`` in a fresh process."""
     return subprocess.run([sys.executable, "-m", "hmmrisk", *args], capture_output=True, text=True)
-
-
-def call(*argv, capsys):
-    """``cli.main(argv)`` in this process: (exit status, stdout, stderr)."""
-    try:
-        code = cli.main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_line_error(code, out, err, name):

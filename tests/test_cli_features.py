@@ -19,16 +19,9 @@ import pytest
 import hmmrisk as hr
 from hmmrisk import cli, empirical
 
+from conftest import call
+
 N, P, D = 600, 30, 2
-
-
-def call(*argv, capsys):
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(autouse=True)

@@ -21,17 +21,9 @@ import hmmrisk.sweep as sw
 from hmmrisk import _resources, cli, make_model, simulate_risk
 from hmmrisk._io import atomic_write, check_writable
 
+from conftest import call
+
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("HMMRISK_")}
-
-
-def call(*argv, capsys):
-    """``cli.main(argv)`` in this process: (exit status, stdout, stderr)."""
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_line_error(code, out, err, *names):
