@@ -58,7 +58,7 @@ $(STAMP): $(LOCK) pyproject.toml
 # Existing pins are kept unless requirements.txt needs others;
 # `make lock LOCK_FLAGS=--upgrade` moves every package to its newest release.
 lock: $(STAMP)
-	grep -v '^-e' requirements.txt | $(UV) pip compile - --quiet --generate-hashes \
+	. tools/uv_env.sh && grep -v '^-e' requirements.txt | $(BIN)/uv pip compile - --quiet --generate-hashes \
 		--python $(BIN)/python --custom-compile-command "make lock" $(LOCK_FLAGS) -o $(LOCK)
 
 $(CHROMIUM):
