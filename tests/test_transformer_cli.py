@@ -1,5 +1,6 @@
 """`hmmrisk figure 3` as a user starts it: bounded options, its defaults, its signals."""
 
+import contextlib
 import os
 import re
 import resource
@@ -93,3 +94,26 @@ def test_a_signal_to_the_process_group_ends_figure_3_with_one_line(tmp_path, sig
              open(f"/proc/{k}/stat").read().split()[2] != "Z"]
     assert not alive, alive
     assert not (tmp_path / "f.png").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_resource_tracker_leaves_the_run_quiet_and_whole(tmp_path):
+    """SIGKILL to multiprocessing's resource tracker (a helper process of the run) while the
+    workers compute: the run completes, writes its figure, and prints only its estimate line
+    (it used to print the relaunch warning and a KeyError traceback per semaphore)."""
+    out = tmp_path / "f.png"
+    proc = _start("--out", str(out), "--widths", "8,16", "--seeds", "0,1", "--steps", "300",
+                  "--workers", "2", start_new_session=True)
+    tracker, deadline = None, time.time() + 300
+    while tracker is None and time.time() < deadline:
+        for kid in _children(proc.pid):
+            with contextlib.suppress(FileNotFoundError):
+                if b"resource_tracker" in open(f"/proc/{kid}/cmdline", "rb").read():
+                    tracker = kid
+        time.sleep(0.2)
+    assert tracker is not None, proc.communicate()
+    os.kill(tracker, signal.SIGKILL)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert [line for line in err.splitlines() if not line.startswith("figure 3: about")] == [], err
+    assert out.stat().st_size > 0

@@ -39,8 +39,11 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import multiprocessing
+import os
 import signal
 import time
+import warnings
+from multiprocessing import resource_tracker
 from typing import NamedTuple
 
 import numpy as np
@@ -358,6 +361,32 @@ def _ignore_sigint() -> None:
 _POOL: dict = {}
 
 
+def _tracker() -> None:
+    """Make sure multiprocessing's resource tracker runs, writing to /dev/null.
+
+    The spawned pool's queues use named semaphores, which a helper process
+    (the resource tracker) unlinks should this process crash. If that
+    helper is killed, multiprocessing starts a new one at the next
+    semaphore's clean-up, warns, and the new one prints a KeyError
+    traceback for every semaphore it never saw (the run itself is not
+    affected). Calling this before a pool starts and again before it is
+    shut down restarts a lost tracker here, quietly: its stderr is
+    /dev/null (it has nothing for the user), and the relaunch warning is
+    swallowed.
+    """
+    null = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(2)
+    try:
+        os.dup2(null, 2)                      # the tracker inherits this process's fd 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def _stop(ex) -> None:
     """Cancel what is pending and end the worker processes now (after an interrupt or error)."""
     procs = list((getattr(ex, "_processes", None) or {}).values())
@@ -373,6 +402,8 @@ def _stop(ex) -> None:
 def _close_pools() -> None:
     """Close a pool left open by ``keep`` before the interpreter tears its modules down
     (else the executor's own clean-up runs too late and prints a traceback at exit)."""
+    if _POOL:
+        _tracker()
     for ex in _POOL.values():
         ex.shutdown(wait=True, cancel_futures=True)
     _POOL.clear()
@@ -413,16 +444,19 @@ def _map(fn, jobs, n_workers: int, *, keep: bool, executor=None) -> list:
             old.shutdown(wait=True)
         _POOL.clear()
         ctx = multiprocessing.get_context("spawn")
+        _tracker()
         ex = _POOL[n_workers] = concurrent.futures.ProcessPoolExecutor(
             max_workers=min(n_workers, len(jobs)), mp_context=ctx, initializer=_ignore_sigint)
     try:
         done = list(ex.map(fn, jobs))
     except BaseException:
         _POOL.pop(n_workers, None)
+        _tracker()
         _stop(ex)
         raise
     if not keep:
         _POOL.pop(n_workers, None)
+        _tracker()
         ex.shutdown(wait=True)
     return done
 

@@ -328,6 +328,10 @@ def fit_softmax_head(features, labels, n_classes: int, *, ridge: float = 1e-6,
     return out
 
 
+# the loss's rounding level, relative: 64 float64 ulps (see _newton)
+_FLAT = 64 * float(np.finfo(np.float64).eps)
+
+
 def _newton(f, y, n_classes, ridge, gtol, max_iter, z, c1=1e-4, max_halvings=60, max_expand=12):
     b = f.shape[0]
     onehot = torch.nn.functional.one_hot(y, n_classes).double()
@@ -361,6 +365,12 @@ def _newton(f, y, n_classes, ridge, gtol, max_iter, z, c1=1e-4, max_halvings=60,
             zt = zi[todo] + step[todo, None, None] * direction[todo]
             lt, gt, pt = _objective(fi[todo], oi[todo], zt, ridge)
             ok = lt <= li[todo] + c1 * step[todo] * slope[todo]
+            # Near the optimum the predicted decrease -slope / 2 falls below
+            # the objective's float64 rounding: Armijo can no longer tell a
+            # step that helps from one that hurts. There a step is taken
+            # when it shrinks the gradient instead (Newton's own merit).
+            flat = -slope[todo] <= _FLAT * li[todo].abs().clamp(min=1.0)
+            ok |= flat & (gt.abs().amax(dim=(1, 2)) < gi[todo].abs().amax(dim=(1, 2)))
             acc = todo[ok]
             zi[acc], li[acc], gi[acc], pi[acc] = zt[ok], lt[ok], gt[ok], pt[ok]
             moved[acc] = True
