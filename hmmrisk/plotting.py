@@ -303,7 +303,9 @@ def _phase_figure(diagrams, titles, figsize):
     norm = Normalize(vmin=0.0, vmax=1.0)
     for ax, g, title in zip(axes, diagrams, titles):
         ratio = g.total / g.d
-        mesh = ax.pcolormesh(g.snrs, g.noises, ratio, norm=norm, cmap="viridis", shading="nearest")
+        # the cells as an image inside the SVG (thousands of vector quads made a 5 MB file)
+        mesh = ax.pcolormesh(g.snrs, g.noises, ratio, norm=norm, cmap="viridis", shading="nearest",
+                             rasterized=True)
         zero = (g.kind == 0).astype(float)
         ax.contourf(g.snrs, g.noises, zero, levels=[0.5, 1.5], colors="none", hatches=["//"])
         cs = ax.contour(g.snrs, g.noises, ratio, levels=[0.25, 0.5, 0.75], colors="0.25",
