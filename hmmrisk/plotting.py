@@ -1,7 +1,7 @@
 """Figures of the theory chapters: risk against model size (:ref:`ch-double-descent`).
 
 :func:`risk_figure` draws one or more :class:`~hmmrisk.curves.RiskCurve`:
-theory as continuous lines, simulation as markers with +-1 standard-error
+theory as continuous lines, simulation as markers with ±1 standard-error
 bars, a dashed vertical line at the interpolation threshold ``p = n``, the
 excluded band ``|p - n| <= band`` shaded (those points are not simulated, see
 :mod:`hmmrisk.curves`), a log y-axis and an opaque white background.  The left
@@ -23,12 +23,16 @@ palette :data:`COLORS`, fonts, sizes, white background, light grid, 200 dpi),
 applied by the context manager :func:`style`: the functions here draw inside it, the
 Transformer chapter's figures (``hmmrisk.transformer.plots``) too, and a
 chapter that draws its own figure wraps the drawing in
-``with hr.plotting.style():``.  Figures are at most :data:`WIDTH` inches wide,
-the book's content column at a 1280 px window is 672 CSS px wide, so they are
-shown at 105 px per inch or more: 9-point text (the smallest
-in the style) is then at least 12 px on screen, and the 200-dpi PNG has
-about two image pixels per screen pixel (``tests/test_browser.py`` measures
-both).  Nothing here changes matplotlib's global state at import time.
+``with hr.plotting.style():``.  Figures are at most :data:`WIDTH` inches wide;
+the book's content column at a 1280 px window is 672 CSS px wide, so a
+figure is shown at its natural size (96 CSS px per inch): 9-point
+text (the smallest in the style and in the functions here) is then at least
+9 CSS points (12 px) on screen.  The chapters emit each figure twice, as SVG
+(the web page shows it: sharp at any zoom) and as a 200-dpi PNG (the PDF's);
+on a phone the page keeps a figure at 3/4 of its natural width or more, so
+that text stays at 9 px or more (``_static/figures.js``;
+``tests/test_browser.py`` measures both widths).  Nothing here changes
+matplotlib's global state at import time.
 """ 
 
 from __future__ import annotations
@@ -299,12 +303,14 @@ def _phase_figure(diagrams, titles, figsize):
     norm = Normalize(vmin=0.0, vmax=1.0)
     for ax, g, title in zip(axes, diagrams, titles):
         ratio = g.total / g.d
-        mesh = ax.pcolormesh(g.snrs, g.noises, ratio, norm=norm, cmap="viridis", shading="nearest")
+        # the cells as an image inside the SVG (thousands of vector quads made a 5 MB file)
+        mesh = ax.pcolormesh(g.snrs, g.noises, ratio, norm=norm, cmap="viridis", shading="nearest",
+                             rasterized=True)
         zero = (g.kind == 0).astype(float)
         ax.contourf(g.snrs, g.noises, zero, levels=[0.5, 1.5], colors="none", hatches=["//"])
         cs = ax.contour(g.snrs, g.noises, ratio, levels=[0.25, 0.5, 0.75], colors="0.25",
                         linewidths=0.6)
-        ax.clabel(cs, fontsize=8, fmt="%.2f")
+        ax.clabel(cs, fontsize=9, fmt="%.2f")
         ax.plot(g.snrs, g.boundary, color="white", lw=3.2)
         ax.plot(g.snrs, g.boundary, color=COLORS[1], lw=1.8)
         sb = np.where((g.small_boundary >= 0) & (g.small_boundary <= 1), g.small_boundary, np.nan)

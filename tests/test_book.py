@@ -95,3 +95,65 @@ def test_every_figure_page_records_its_data(book):
     assert not unknown, f"digests named after no figure of the book: {unknown}"
     missing = sorted(page for page, ids in figures.items() if not ids & set(second))
     assert not missing, f"pages with figures but no figure-data digest: {missing}"
+
+
+IMG = re.compile(r'<img\b[^>]*>')
+IMG_SRC = re.compile(r'\bsrc="([^"]+)"')
+IMG_ALT = re.compile(r'\balt="([^"]*)"')
+
+
+def _figure_images(html: Path) -> dict[str, list[tuple[str, str]]]:
+    """``{page: [(src, alt)]}`` for the computed figures (images of ``_images/``) of each page."""
+    found = {}
+    for page in sorted((html / "chapters").glob("*.html")):
+        imgs = []
+        for tag in IMG.findall(page.read_text()):
+            src = IMG_SRC.search(tag)
+            if src and "_images/" in src.group(1):
+                alt = IMG_ALT.search(tag)
+                imgs.append((src.group(1), alt.group(1) if alt else ""))
+        if imgs:
+            found[str(page.relative_to(html))] = imgs
+    return found
+
+
+def test_web_figures_are_svg_with_an_alt_text_from_their_caption(book):
+    """The page shows each computed figure as SVG (every notebook's first cell asks
+    for SVG and PNG), with an alt text that is not its file name (tools/sphinx_fixes.py)."""
+    pages = _figure_images(book.html)
+    assert pages, "no computed figure in the site"
+    not_svg = {page: [s.rsplit("/", 1)[-1] for s, _ in imgs if not s.endswith(".svg")]
+               for page, imgs in pages.items()}
+    not_svg = {page: names for page, names in not_svg.items() if names}
+    assert not not_svg, f"figures shown as PNG, not SVG (first cell without the SVG format?): {not_svg}"
+    bad_alt = {page: [a for s, a in imgs if not a or "_images/" in a or a.endswith((".svg", ".png"))]
+               for page, imgs in pages.items()}
+    bad_alt = {page: alts for page, alts in bad_alt.items() if alts}
+    assert not bad_alt, f"figures whose alt text is empty or a file name: {bad_alt}"
+
+
+def test_each_builder_takes_its_own_figure_format():
+    """myst-nb shows the SVG of a figure in HTML and its PNG in LaTeX (the PDF):
+    the premise of emitting both (``%config InlineBackend.figure_formats``)."""
+    from myst_nb.core.render import base_render_priority
+
+    priority = base_render_priority()
+    html, latex = priority["html"], priority["latex"]
+    assert html["image/svg+xml"] < html["image/png"]
+    assert "image/svg+xml" not in latex and "image/png" in latex
+
+
+def test_notebook_downloads_carry_outputs(book):
+    """The download button's .ipynb (``_sources/``) is the executed notebook, with the
+    outputs the page shows (tools/sphinx_fixes.py), not the committed one without."""
+    import nbformat
+
+    sources = sorted((book.html / "_sources" / "chapters").glob("*.ipynb"))
+    assert sources, "no notebook in _sources: the download button offers none"
+    empty = []
+    for path in sources:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        if code and not any(c.get("outputs") for c in code):
+            empty.append(path.name)
+    assert not empty, f"notebook downloads without outputs: {empty}"
