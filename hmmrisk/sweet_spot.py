@@ -158,9 +158,9 @@ def under_optimum(n, d, noise, snr):
     ``p_u = 0`` if ``alpha m <= d`` (or ``d >= m``); otherwise
     ``p_u = max(d, (x_root - d)/snr)`` with
 
-        x_root = c (d + snr m) / (c + sqrt(c^2 + sigma^2 c (d + snr m))),   c = (1 - sigma^2) d,
+        x_root = a (d + snr m) / (a + sqrt(a^2 + sigma^2 a (d + snr m))),   a = (1 - sigma^2) d,
 
-    the positive root of ``sigma^2 x^2 + 2 c x - c (d + snr m)``.
+    the positive root of ``sigma^2 x^2 + 2 a x - a (d + snr m)``.
 
     ``noise`` and ``snr`` broadcast against each other.
 
