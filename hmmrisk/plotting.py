@@ -56,6 +56,8 @@ __all__ = ["COLORS", "STYLE", "STYLE_FILE", "WIDTH", "figure1", "figure2", "new_
            "style", "theory_line"]
 
 #: The book's matplotlib style file (package data), the one style of every figure; see :func:`style`.
+#:
+#: :meta hide-value:
 STYLE_FILE = resources.files(__package__).joinpath("hmmrisk.mplstyle")
 
 
