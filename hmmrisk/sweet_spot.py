@@ -41,8 +41,8 @@ __all__ = [
     "zero_sweet_spot_boundary",
 ]
 
-#: Codes of ``PhaseDiagram.kind``: the best model has no features, a
-#: finite size, or is infinitely large.
+#: The codes of ``PhaseDiagram.kind``, in order "the best model has no
+#: features", "has a finite size" and "is infinitely large".
 KINDS = ("zero", "finite", "infinite")
 
 
