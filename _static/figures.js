@@ -24,7 +24,8 @@
   }
 
   function fit(img) {
-    if (!img.naturalWidth) { return; }
+    // an SVG's natural width is in CSS px; a PNG's is in image px (2 per CSS px): left alone
+    if (!img.naturalWidth || !/\.svg($|\?)/.test(img.currentSrc || img.src)) { return; }
     var wrap = img.closest(".hmmrisk-figure-scroll");
     var container = img.closest("figure, .cell_output, .output") || img.parentElement;
     var column = container.clientWidth;

@@ -480,7 +480,7 @@ def _duplicate_figures(figures: list[dict]) -> list[str]:
     return problems
 
 
-_PATHLIKE = re.compile(r"[/\\]|\.(?:png|svg|jpe?g|gif|pdf)\b|^[0-9a-f]{16,}", re.I)
+_PATHLIKE = re.compile(r"_images/|^\.\.?/|\.(?:png|svg|jpe?g|gif|pdf)$|^[0-9a-f]{16,}", re.I)
 
 
 def _alt_problems(figures: list[dict]) -> list[str]:

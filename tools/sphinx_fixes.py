@@ -109,14 +109,17 @@ def _plain(node: nodes.Node) -> str:
 #: the end of a caption's first sentence: ". " before a capital, a digit or "(" (not "Fig. 3", "e.g. ")
 _SENTENCE_END = re.compile(r"(?<!\bFig)(?<!\be\.g)(?<!\bi\.e)(?<!\bcf)(?<!\bvs)\.\s+(?=[A-Z(])")
 ALT_MAX = 250
+ALT_MIN_WORDS = 5
 
 
 def caption_alt(caption: str) -> str:
     """The alt text of a figure from its caption: the first sentence, at most ``ALT_MAX`` characters."""
     text = re.sub(r"\s+", " ", caption).strip()
-    end = _SENTENCE_END.search(text)
-    if end:
-        text = text[:end.start() + 1]
+    # the first sentence, or the first few if it is a mere title ("Pre-training.")
+    for end in _SENTENCE_END.finditer(text):
+        if len(text[:end.start()].split()) >= ALT_MIN_WORDS:
+            text = text[:end.start() + 1]
+            break
     if len(text) > ALT_MAX:
         text = text[:ALT_MAX].rsplit(" ", 1)[0].rstrip(",;:") + " …"
     return text
