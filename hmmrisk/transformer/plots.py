@@ -233,8 +233,8 @@ def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
         a0.axhline(summ.bayes_lm, color="k", linestyle="--", label="Bayes filter")
         a0.set_xscale("log", base=2)
         a0.set_xticks(w)
-        # label the powers of 2 only: neighbours such as 24 and 32 collide at this size
-        a0.set_xticklabels([str(v) if v & (v - 1) == 0 else "" for v in w], fontsize=8)
+        # label the powers of 2 and the widest: neighbours such as 24 and 32 collide at this size
+        a0.set_xticklabels([str(v) if v & (v - 1) == 0 or v == w[-1] else "" for v in w], fontsize=8)
         a0.minorticks_off()
         a0.set_xlabel("model size $p$")
         a0.set_ylabel("LM test cross-entropy (nats)")
