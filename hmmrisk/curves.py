@@ -43,10 +43,10 @@ from .theory import Predictions, predicted_curve
 __all__ = ["FIGURE1", "FIGURE2", "RiskCurve", "figure1_curves", "figure2_curves",
            "risk_curve"]
 
-#: Figure 1 of the paper: n = 100, d = 50, p in [50, 150], several sigma^2.
+#: The setting of Figure 1 of the paper (n = 100, d = 50, p in [50, 150], several sigma^2).
 FIGURE1 = dict(n=100, d=50, noises=(0.2, 0.5, 0.8), snr=1.0,
                ps=tuple(range(50, 151, 2)), reps=200, seed=2024)
-#: Figure 2 of the paper: sigma^2 = 0.5, d = 50, p in [50, 350], several n.
+#: The setting of Figure 2 of the paper (sigma^2 = 0.5, d = 50, p in [50, 350], several n).
 FIGURE2 = dict(ns=(100, 150, 200), d=50, noise=0.5, snr=1.0,
                ps=tuple(range(50, 351, 10)), reps=200, seed=2024)
 

@@ -32,7 +32,7 @@ from ._blas import blas_single_thread
 from . import _validate as check
 from ._validate import NOISE, RNG, SNR, Integer, Options, validate
 
-#: The encoders of :func:`make_model`: orthogonal (Definition 3) or Gaussian weights.
+#: The encoders of :func:`make_model`, orthogonal (Definition 3) or Gaussian weights.
 EMBEDDINGS = ("orthogonal", "gaussian")
 
 
@@ -116,7 +116,7 @@ class HeadTuningModel:
 
     @property
     def p(self) -> int:
-        """Model size: the dimension of the representation ``x``."""
+        """The model size, the dimension of the representation ``x``."""
         return self.W.shape[0]
 
     @property

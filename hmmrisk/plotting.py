@@ -71,10 +71,10 @@ def _read_style() -> dict:
 #: The rcParams of :data:`STYLE_FILE` (validated), read once; :func:`style` applies them.
 STYLE = _read_style()
 
-#: Colour-blind-safe palette (Okabe & Ito): the colour cycle of :data:`STYLE_FILE`.
+#: The colour cycle of :data:`STYLE_FILE`, a colour-blind-safe palette (Okabe & Ito).
 COLORS = tuple(STYLE["axes.prop_cycle"].by_key()["color"])
 
-#: Widest figure (inches): the 672 px content column at a 1280 px window shows it at >= 105 px per inch.
+#: Width of the widest figure in inches, which fits the book's 672 px content column at a 1280 px window.
 WIDTH = 6.4
 
 

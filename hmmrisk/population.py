@@ -91,10 +91,10 @@ class Population:
 
     @property
     def irreducible(self) -> float:
-        """``tr Sigma_r``: the irreducible next-token risk (it falls as p grows).
+        """The irreducible next-token risk ``tr Sigma_r``, which falls as p grows.
 
-        The package's one name for it (``Prediction.irreducible``, the
-        ``irreducible`` arguments of :mod:`hmmrisk.theory`).
+        The same quantity as ``Prediction.irreducible`` and the
+        ``irreducible`` arguments of :mod:`hmmrisk.theory`.
         """
         return float(np.trace(self.Sigma_r))
 

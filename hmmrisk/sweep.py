@@ -216,7 +216,7 @@ class SweepResult:
         return cls(rows)
 
 
-#: Largest file :meth:`SweepResult.from_csv` reads: 256 MiB, about a million rows.
+#: The largest file :meth:`SweepResult.from_csv` reads, 256 MiB (about a million rows).
 MAX_CSV_BYTES = 2**28
 
 _MIN_INT = {"n": 2, "p": 1, "d": 1, "sim_reps": 0}

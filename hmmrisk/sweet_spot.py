@@ -41,8 +41,8 @@ __all__ = [
     "zero_sweet_spot_boundary",
 ]
 
-#: Codes of ``PhaseDiagram.kind``: the best model has no features, a
-#: finite size, or is infinitely large.
+#: The codes of ``PhaseDiagram.kind``, in order "the best model has no
+#: features", "has a finite size" and "is infinitely large".
 KINDS = ("zero", "finite", "infinite")
 
 
@@ -158,9 +158,9 @@ def under_optimum(n, d, noise, snr):
     ``p_u = 0`` if ``alpha m <= d`` (or ``d >= m``); otherwise
     ``p_u = max(d, (x_root - d)/snr)`` with
 
-        x_root = c (d + snr m) / (c + sqrt(c^2 + sigma^2 c (d + snr m))),   c = (1 - sigma^2) d,
+        x_root = a (d + snr m) / (a + sqrt(a^2 + sigma^2 a (d + snr m))),   a = (1 - sigma^2) d,
 
-    the positive root of ``sigma^2 x^2 + 2 c x - c (d + snr m)``.
+    the positive root of ``sigma^2 x^2 + 2 a x - a (d + snr m)``.
 
     ``noise`` and ``snr`` broadcast against each other.
 

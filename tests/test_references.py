@@ -6,6 +6,7 @@ but not about an entry nobody cites; this test catches both, in a second.
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from pybtex.database import parse_file
@@ -40,3 +41,57 @@ def test_entries_carry_authors_title_and_year():
         assert entry.persons.get("author"), key
         assert entry.fields.get("title"), key
         assert re.fullmatch(r"\d{4}", entry.fields.get("year", "")), key
+
+
+# -- one label style: author-year with a/b suffixes (tools/bib_author_year.py) ----------
+
+AUTHOR_YEAR = re.compile(r"[^\W\d][\w .'’-]*?( and [^\W\d][\w .'’-]*| et al\.)?, \d{4}[a-z]?")
+
+
+def _labels():
+    import pybtex.plugin
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import bib_author_year
+    finally:
+        sys.path.pop(0)
+    bib_author_year.register()
+    style = pybtex.plugin.find_plugin("pybtex.style.formatting", "author_year")()
+    entries = list(style.sort(parse_file(ROOT / "references.bib").entries.values()))
+    return {e.key: label for e, label in zip(entries, style.format_labels(entries))}, entries
+
+
+def test_the_book_selects_the_author_year_styles():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]
+    assert config["local_extensions"].get("bib_author_year") == "tools/"
+    assert config["config"]["bibtex_default_style"] == "author_year"
+    assert config["config"]["bibtex_reference_style"] == "author_year_suffix"
+
+
+def test_every_label_is_author_year_and_unique_with_suffixes():
+    labels, entries = _labels()
+    assert len(set(labels.values())) == len(labels), "two entries share a label"
+    for key, label in labels.items():
+        assert AUTHOR_YEAR.fullmatch(label), f"{key}: {label!r} is not an author-year label"
+    # same first author, same author count class and year: a and b, in the list's order
+    by_base = {}
+    for e in entries:
+        by_base.setdefault(re.sub(r"[a-z]$", "", labels[e.key]), []).append(labels[e.key])
+    for base, group in by_base.items():
+        if len(group) > 1:
+            assert group == [base + c for c in "abcdefgh"[:len(group)]], group
+        else:
+            assert group == [base], f"a lone entry carries a suffix: {group}"
+    assert labels["nakkiran2021deep"] == "Nakkiran et al., 2021a"
+    assert labels["nakkiran2021optimal"] == "Nakkiran et al., 2021b"
+    assert labels["bach2024high"] == "Bach, 2024"
+    assert labels["candes2020phase"] == "Candès and Sur, 2020"
+
+
+def test_the_list_is_sorted_by_author_then_year():
+    labels, entries = _labels()
+    firsts = [labels[e.key].casefold() for e in entries]
+    assert firsts == sorted(firsts, key=lambda s: (s.split(",")[0].split(" ")[0], s))

@@ -15,10 +15,10 @@ only home of that HMM:
   and of the marginal token distribution (a predictor that ignores the
   context, i.e. "model size 0").
 
-Model. Hidden states ``s_1, s_2, ...`` in ``{0, ..., K-1}`` form a Markov
-chain with ``P(s_1 = k) = pi_k`` and ``P(s_{t+1} = l | s_t = k) = A[k, l]``;
-each state emits a token ``x_t`` in ``{0, ..., V-1}`` with
-``P(x_t = v | s_t = k) = E[k, v]``, independently given the states.
+Model. Hidden states ``zeta_1, zeta_2, ...`` in ``{0, ..., K-1}`` form a Markov
+chain with ``P(zeta_1 = k) = pi_k`` and ``P(zeta_{t+1} = l | zeta_t = k) = Psi[k, l]``;
+each state emits a token ``o_t`` in ``{0, ..., V-1}`` with
+``P(o_t = v | zeta_t = k) = Phi[k, v]``, independently given the states.
 """
 
 from __future__ import annotations
@@ -65,11 +65,11 @@ class DiscreteHMM:
     Parameters
     ----------
     initial : array, shape (K,)
-        ``pi_k = P(s_1 = k)``.
+        ``pi_k = P(zeta_1 = k)``.
     transition : array, shape (K, K)
-        ``A[k, l] = P(s_{t+1} = l | s_t = k)``; rows sum to 1.
+        ``Psi[k, l] = P(zeta_{t+1} = l | zeta_t = k)``; rows sum to 1.
     emission : array, shape (K, V)
-        ``E[k, v] = P(x_t = v | s_t = k)``; rows sum to 1.
+        ``Phi[k, v] = P(o_t = v | zeta_t = k)``; rows sum to 1.
 
     Raises
     ------
@@ -108,10 +108,10 @@ class DiscreteHMM:
 
 
 def stationary_distribution(transition) -> np.ndarray:
-    """Stationary distribution ``pi`` of a transition matrix: ``pi A = pi``, ``sum pi = 1``.
+    """Stationary distribution ``pi`` of a transition matrix: ``pi Psi = pi``, ``sum pi = 1``.
 
     Solved as the least-squares solution of the stacked system
-    ``[A^T - I; 1^T] pi = [0; 1]`` (exact for an irreducible chain).
+    ``[Psi^T - I; 1^T] pi = [0; 1]`` (exact for an irreducible chain).
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def sample(hmm: DiscreteHMM, n_sequences: int, length: int, *, rng=None,
            return_states: bool = False):
     """Draw ``n_sequences`` independent token sequences of ``length`` tokens.
 
-    ``s_1 ~ pi``, ``s_{t+1} | s_t ~ A[s_t, :]``, ``x_t | s_t ~ E[s_t, :]``.
+    ``zeta_1 ~ pi``, ``zeta_{t+1} | zeta_t ~ Psi[zeta_t, :]``, ``o_t | zeta_t ~ Phi[zeta_t, :]``.
     Used to pre-train and to tune the heads of Figure 3 (:numref:`fig-transformer`).
 
     Parameters
@@ -272,11 +272,11 @@ def sample(hmm: DiscreteHMM, n_sequences: int, length: int, *, rng=None,
 def forward_filter(hmm: DiscreteHMM, tokens) -> np.ndarray:
     """Bayes-optimal next-token distributions by the (normalised) forward recursion.
 
-    With ``alpha_1 = pi`` (the prior of ``s_1``) and, after seeing ``x_t``,
-    the filtered law ``f_t(k) ∝ alpha_t(k) E[k, x_t]``, the one-step prediction
-    is ``alpha_{t+1} = f_t A``. The predictive token law at position ``t`` is
+    With ``alpha_1 = pi`` (the prior of ``zeta_1``) and, after seeing ``o_t``,
+    the filtered law ``f_t(k) ∝ alpha_t(k) Phi[k, o_t]``, the one-step prediction
+    is ``alpha_{t+1} = f_t Psi``. The predictive token law at position ``t`` is
 
-    ``P(x_t = v | x_1, ..., x_{t-1}) = sum_k alpha_t(k) E[k, v]``.
+    ``P(o_t = v | o_1, ..., o_{t-1}) = sum_k alpha_t(k) Phi[k, v]``.
 
     Used for the Bayes reference line of Figure 3 (:numref:`fig-transformer`).
 
@@ -309,12 +309,12 @@ def forward_filter(hmm: DiscreteHMM, tokens) -> np.ndarray:
 
 
 def belief_states(hmm: DiscreteHMM, tokens) -> np.ndarray:
-    """The forward filter's posterior on the last hidden state, ``P(s_T = k | x_1, ..., x_T)``.
+    """The forward filter's posterior on the last hidden state, ``P(zeta_T = k | o_1, ..., o_T)``.
 
     The filtered law ``f_T`` of :func:`forward_filter`'s recursion after the
     last token: the belief state that the chapter's linear probe reads from
     the frozen features (:ref:`ch-transformer`). It lies in the simplex of
-    dimension ``K - 1``; the next-token law is ``f_T A E``.
+    dimension ``K - 1``; the next-token law is ``f_T Psi Phi``.
 
     Parameters
     ----------
@@ -339,9 +339,9 @@ def belief_states(hmm: DiscreteHMM, tokens) -> np.ndarray:
 def bayes_loss(hmm: DiscreteHMM, tokens, *, positions="all") -> float:
     """Mean cross-entropy (nats) of the Bayes-optimal next-token predictor.
 
-    ``-mean log P(x_t | x_1, ..., x_{t-1})`` over the chosen positions, with the
-    predictive law of :func:`forward_filter`. No predictor of ``x_t`` from
-    ``x_{<t}`` has a lower expected cross-entropy.
+    ``-mean log P(o_t | o_1, ..., o_{t-1})`` over the chosen positions, with the
+    predictive law of :func:`forward_filter`. No predictor of ``o_t`` from
+    ``o_{<t}`` has a lower expected cross-entropy.
 
     Used for the Bayes reference line of Figure 3 (:numref:`fig-transformer`).
 
@@ -353,7 +353,7 @@ def bayes_loss(hmm: DiscreteHMM, tokens, *, positions="all") -> float:
         ``"all"``: the language-model loss, averaged over positions
         ``2, ..., T`` (each token predicted from those before it; the first
         token, which has no context, is excluded as in pre-training);
-        ``"last"``: only the last token ``x_T`` predicted from ``x_{<T}``
+        ``"last"``: only the last token ``o_T`` predicted from ``o_{<T}``
         (the head-tuning task when each sequence holds context + target).
 
     Returns
@@ -373,7 +373,7 @@ def bayes_loss(hmm: DiscreteHMM, tokens, *, positions="all") -> float:
 
 
 def marginal_distribution(hmm: DiscreteHMM, position: int = 1) -> np.ndarray:
-    """Marginal law of the token at (1-based) ``position``: ``pi A^{position-1} E``.
+    """Marginal law of the token at (1-based) ``position``: ``pi Psi^{position-1} Phi``.
 
     For the stationary initial law of :func:`random_sparse_hmm` it is ``pi E`` at
     every position. It is the best predictor that ignores the context ("model
@@ -396,7 +396,7 @@ def marginal_loss(hmm: DiscreteHMM, tokens=None, *, position: int | None = None)
     every position gives the same value for a stationary chain), the entropy
     ``H(q) = -sum_v q_v log q_v`` of ``q`` = :func:`marginal_distribution`.
     With ``tokens`` (shape ``(n, T)``): the empirical loss
-    ``-mean_i log q(x_{i,T})`` of the last token of each sequence, with ``q`` the
+    ``-mean_i log q(o_{i,T})`` of the last token of each sequence, with ``q`` the
     marginal law at ``position`` (default ``T``).
 
     Used for the marginal reference line of Figure 3 (:numref:`fig-transformer`).

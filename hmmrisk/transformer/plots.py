@@ -22,7 +22,7 @@ from .results import RidgePath, SyntheticResult, TransformerResult
 __all__ = ["figure3_style", "FAMILY_STYLE", "plot_figure3", "plot_theory", "plot_pretraining",
            "plot_ridge_path", "plot_robustness", "plot_geometry"]
 
-#: The heads of the robustness study (:func:`plot_robustness`): result field, label, style.
+#: The heads of the robustness study (:func:`plot_robustness`), each as (result field, label, style).
 HEADS = (("test_ce", r"ridge $10^{-6}$ (headline)", dict(color=COLORS[0], marker="o")),
          ("tuned_ce", "ridge tuned on validation", dict(color=COLORS[2], marker="D")),
          ("es_ce", "early-stopped gradient descent", dict(color=COLORS[3], marker="^")),
