@@ -40,8 +40,20 @@
     }
   }
 
+  // A figure that holds a raster image (a colour map: the phase diagram) keeps
+  // its colours in dark mode (its caption names them); line figures are
+  // inverted (custom.css).  The SVG is on the same site, in the browser's cache.
+  function markColourMaps(img) {
+    var src = img.currentSrc || img.src;
+    if (!/\.svg($|\?)/.test(src) || !window.fetch) { return; }
+    fetch(src).then(function (r) { return r.ok ? r.text() : ""; }).then(function (text) {
+      if (text.indexOf("<image") >= 0) { img.classList.add("hmmrisk-colour-map"); }
+    }).catch(function () {});
+  }
+
   function all() {
     document.querySelectorAll("figure img, .cell_output img").forEach(function (img) {
+      if (!img.dataset.hmmriskSeen) { img.dataset.hmmriskSeen = "1"; markColourMaps(img); }
       if (img.complete) { fit(img); } else { img.addEventListener("load", function () { fit(img); }); }
     });
   }

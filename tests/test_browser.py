@@ -50,7 +50,8 @@ At 1280 px only (these do not depend on the width):
 * the landing page (``index.html``, which redirects to the first chapter)
   shows its first figure above the fold: its top is above 800 px.
 
-A full-page screenshot of each page goes to ``_build/screenshots/<width>/<page>.png``;
+A full-page screenshot of each page (its first 16 000 px) goes to
+``_build/screenshots/<width>/<page>.png``;
 with ``HMMRISK_DARK_SCREENSHOTS=1`` the same pages are also photographed in dark
 mode (``_build/screenshots/dark/<width>/``), for a reader to look at.
 ``make test`` installs ``chromium`` with apt-get when it is missing; the
@@ -527,6 +528,18 @@ def _shot_path(screenshots: Path, width: int, page_path: str, dark: bool = False
     return folder / f"{Path(page_path).stem}.png"
 
 
+#: screenshots stop this far down a page (the API reference is 100 000 px long at 1280 px)
+SHOT_MAX_HEIGHT = 16000
+
+
+async def _screenshot(page, path: Path) -> None:
+    """A full-page screenshot, cut at ``SHOT_MAX_HEIGHT`` px."""
+    size = await page.evaluate("() => [document.documentElement.scrollWidth, "
+                               "document.documentElement.scrollHeight]")
+    clip = {"x": 0, "y": 0, "width": size[0], "height": min(size[1], SHOT_MAX_HEIGHT)}
+    await page.screenshot(path=str(path), full_page=True, clip=clip)
+
+
 async def _load(context, site: str, page_path: str, width: int,
                 screenshots: Path) -> tuple[dict | None, list[str]]:
     """Load one page in one window: ``(what _INSPECT found, the errors the browser reported)``.
@@ -553,7 +566,7 @@ async def _load(context, site: str, page_path: str, width: int,
         info = await page.evaluate(_INSPECT, width == DESKTOP)
         info["landing"] = bool(refresh)
         await page.wait_for_load_state("networkidle")
-        await page.screenshot(path=str(_shot_path(screenshots, width, page_path)), full_page=True)
+        await _screenshot(page, _shot_path(screenshots, width, page_path))
     finally:
         await page.close()
     return info, errors
@@ -564,8 +577,7 @@ async def _dark_screenshot(context, site: str, page_path: str, width: int, scree
     try:
         await page.goto(site + page_path, wait_until="load")
         await page.wait_for_load_state("networkidle")
-        await page.screenshot(path=str(_shot_path(screenshots, width, page_path, dark=True)),
-                              full_page=True)
+        await _screenshot(page, _shot_path(screenshots, width, page_path, dark=True))
     finally:
         await page.close()
 
