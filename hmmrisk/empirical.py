@@ -171,7 +171,7 @@ class FeaturePopulation:
         * ``lam = 0``, ``r < n - 1``: Theorem 1 exact (:prf:ref:`thm-under`),
           bias 0, variance ``tr Sigma_r r / (n - r - 1)``;
         * ``lam = 0``, ``n - 1 <= r <= n``: ``formula="threshold"``, variance ``inf``;
-        * ``lam = 0``, ``r > n``: Definition 2 (:prf:ref:`def-predicted-risk`)
+        * ``lam = 0``, ``r > n``: :prf:ref:`Definition 2 <def-predicted-risk>`
           on the spectrum ``(s_i, b_i)``;
         * ``lam > 0``: the ridge equivalent (:prf:ref:`def-ridge-risk`).
 

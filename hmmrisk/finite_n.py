@@ -3,7 +3,7 @@
 Two exact mean risks of the least-squares head are known in closed form
 (Gaussian inputs, Lemma 1 :prf:ref:`lem-bias-variance`):
 
-* ``p < n - 1``, any ``Sigma_x`` (Theorem 1, :prf:ref:`thm-under`): the bias
+* ``p < n - 1``, any ``Sigma_x`` (:prf:ref:`Theorem 1 <thm-under>`): the bias
   is zero and ``E V_X = tr Sigma_r * p / (n - p - 1)``, against the
   proportional limit ``tr Sigma_r * gamma / (1 - gamma)``;
 * ``p > n + 1``, isotropic ``Sigma_x = c I_p`` (:prf:ref:`prop-isotropic`):
@@ -224,7 +224,7 @@ class MeasuredGap:
         Sample size and the model size and latent dimension used
         (``p = round(gamma n)``, ``d = round(psi p)``).
     asymptotic : Predictions
-        Definition 3 (:prf:ref:`def-hmm-risk`) with Theorem 1's limit form
+        :prf:ref:`Definition 3 <def-hmm-risk>` with Theorem 1's limit form
         below the threshold, Definition 2 above it.
     exact : (m,) array
         Exact mean excess risk where known in closed form: Theorem 1 for

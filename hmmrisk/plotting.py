@@ -11,7 +11,7 @@ figures of the paper.
 
 For the orthogonal embedding the lines are Definition 3
 (:prf:ref:`def-hmm-risk`, i.e. Definition 2 in closed form) for ``p > n`` and
-Theorem 1 (:prf:ref:`thm-under`) for ``p < n`` -- the exact finite-``n``
+:prf:ref:`Theorem 1 <thm-under>` for ``p < n`` -- the exact finite-``n``
 mean ``tr Sigma_r p / (n - p - 1)`` by default, the asymptotic
 ``gamma / (1 - gamma)`` with ``under="asymptotic"`` -- on a grid four times
 finer than the simulated one.  For the Gaussian embedding the lines join the

@@ -1,4 +1,4 @@
-"""Population quantities of Lemma 2 (:prf:ref:`lem-well-specified`).
+"""Population quantities of :prf:ref:`Lemma 2 <lem-well-specified>`.
 
 ``(x, y)`` is jointly Gaussian, so ``y = B*^T x + r`` with ``r`` independent
 of ``x``:
@@ -138,7 +138,7 @@ class Population:
 
 
 def population(model: HeadTuningModel) -> Population:
-    """Lemma 2 (:prf:ref:`lem-well-specified`) for ``model``, in ``O(p d^2)``.
+    """:prf:ref:`Lemma 2 <lem-well-specified>` for ``model``, in ``O(p d^2)``.
 
     With ``W = sum_i omega_i v_i h_i^T`` (thin SVD, singular values ``omega_i``):
 

@@ -1,6 +1,6 @@
 """Risk of the fitted head: Lemma 1 and Monte Carlo (:ref:`ch-lemma1`).
 
-Lemma 1 (:prf:ref:`lem-bias-variance`): conditional on the training inputs
+:prf:ref:`Lemma 1 <lem-bias-variance>`: conditional on the training inputs
 ``X``, the excess next-token risk of the least-squares head splits as
 
     R_X = E[ ||B_hat^T x_0 - B*^T x_0||^2 | X ] = B_X + V_X,
@@ -38,7 +38,7 @@ METHODS = ("conditional", "fit")
 
 @validate(ridge=Real(ge=0.0))
 def conditional_risk(pop: Population, X: np.ndarray, ridge: float = 0.0):
-    """Lemma 1 (:prf:ref:`lem-bias-variance`): ``(B_X, V_X)`` given ``X``.
+    """:prf:ref:`Lemma 1 <lem-bias-variance>`: ``(B_X, V_X)`` given ``X``.
 
     With ``X = U S V^T`` and the head ``B_hat = V diag(f) U^T Y``
     (``f = 1/s`` or ``s/(s^2 + n lam)``, see :mod:`hmmrisk.head`):

@@ -1,10 +1,10 @@
 """Where the total next-token risk is smallest: the phase diagram of the best model size (:ref:`ch-sweet-spot`).
 
 The total risk of the head is ``T(p) = R(p) + tr Sigma_r(p)`` with ``R`` the
-predicted excess risk of Definition 3 (:prf:ref:`def-hmm-risk`, orthogonal
+predicted excess risk of :prf:ref:`Definition 3 <def-hmm-risk>` (orthogonal
 encoder, Theorem 1 in its exact finite-``n`` form below the threshold).
 ``p = 0`` means "no features": the head predicts ``0`` and ``T(0) = d``;
-``p = inf`` means the limit of Theorem 3 (:prf:ref:`thm-double-descent`),
+``p = inf`` means the limit of :prf:ref:`Theorem 3 <thm-double-descent>`,
 ``T_inf = R_inf + d sigma^2``.  Write ``m = n - 1`` and
 ``alpha = snr (1 - sigma^2) / (1 + snr)``.
 
@@ -70,9 +70,9 @@ def total_risk_curve(n, d, noise, snr, ps):
     * ``0 < p < 1``: the closed form of :prf:ref:`cor-total-small`,
       ``(d - alpha p)(n - 1)/(n - 1 - p)`` (its analytic continuation;
       Definition 3 itself starts at ``p = 1``, where the two agree);
-    * ``1 <= p < inf``: Definition 3 (:prf:ref:`def-hmm-risk`), ``inf`` for
+    * ``1 <= p < inf``: :prf:ref:`Definition 3 <def-hmm-risk>`, ``inf`` for
       ``n - 1 <= p <= n``;
-    * ``p = inf``: the limit of Theorem 3 (:prf:ref:`thm-double-descent`).
+    * ``p = inf``: the limit of :prf:ref:`Theorem 3 <thm-double-descent>`.
 
     Parameters
     ----------

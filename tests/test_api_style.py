@@ -113,8 +113,8 @@ def test_api_page_is_one_section_per_module_with_a_summary_table():
         section = text[head.end():text.index(f".. automodule:: {modname}")]
         mod = importlib.import_module(modname) if not modname.startswith("hmmrisk.transformer") \
             else pytest.importorskip(modname)
-        if hasattr(mod, "__all__"):
-            public = [n for n in mod.__all__ if not inspect.ismodule(getattr(mod, n))]
+        if hasattr(mod, "__all__"):       # its functions and classes (constants are entries only)
+            public = [n for n in mod.__all__ if callable(getattr(mod, n))]
         else:
             public = [n for n, o in vars(mod).items() if not n.startswith("_") and
                       (inspect.isfunction(o) or inspect.isclass(o)) and o.__module__ == modname]
@@ -124,3 +124,23 @@ def test_api_page_is_one_section_per_module_with_a_summary_table():
             missing = [n for n in public if n not in listed]
             assert not missing, f"{modname}: public names missing from its table: {missing}"
     assert not re.search(r"(?i)migrat|deprecat|renamed|old name|formerly", text)
+
+
+def test_built_api_page_has_short_contents_and_no_parse_artefacts(book):
+    import html
+
+    page = (book.html / "chapters" / "api.html").read_text()
+    nav = page[page.index('<nav id="pst-page-toc-nav" class="page-toc"'):]
+    nav = nav[:nav.index("</nav>")]
+    entries = re.findall(r'<li class="toc-h(\d) nav-item toc-entry">', nav)
+    # its sections only: the groups and one per module, no functions or methods
+    assert 20 <= len(entries) <= 40, len(entries)
+    body = page[page.index("<article"):page.index("</article>")]
+    types = [html.unescape(re.sub(r"<[^>]+>", "", t)).strip() for t in re.findall(
+        r'<dt class="field-odd">Type<span class="colon">:</span></dt>\s*<dd class="field-odd"><p>(.*?)</p>',
+        body, re.S)]
+    assert types and all(TYPE.fullmatch(t) for t in types), [t for t in types if not TYPE.fullmatch(t)]
+    text = html.unescape(re.sub(r"<[^>]+>", "", body))
+    doubled = re.findall(r"\b((?:Definition|Theorem|Lemma|Proposition|Corollary) \d+) \(\1\)", text)
+    assert not doubled, doubled
+    assert len(re.findall(r'<table class="autosummary', body)) >= 20

@@ -4,6 +4,7 @@ sphinxcontrib-bibtex warns about a missing key (and ``-W`` fails the build),
 but not about an entry nobody cites; this test catches both, in a second.
 """
 
+import html
 import json
 import re
 import sys
@@ -95,3 +96,34 @@ def test_the_list_is_sorted_by_author_then_year():
     labels, entries = _labels()
     firsts = [labels[e.key].casefold() for e in entries]
     assert firsts == sorted(firsts, key=lambda s: (s.split(",")[0].split(" ")[0], s))
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+def test_the_built_book_uses_the_list_labels_everywhere(book):
+    """In the HTML: the list shows author-year labels, and every citation link's
+    text is its entry's label (parenthetical) or the label's year with its suffix
+    (textual): a [Bac24]-style label or a missing a/b fails."""
+    page = (book.html / "chapters" / "references.html").read_text()
+    labels = {m[1]: _text(m[2]) for m in re.finditer(
+        r'<div class="citation" id="([^"]+)" role="doc-biblioentry">\s*<span class="label">'
+        r'<span class="fn-bracket">\[</span>(.*?)<span class="fn-bracket">\]</span>', page, re.S)}
+    assert len(labels) == len(parse_file(ROOT / "references.bib").entries)
+    assert len(set(labels.values())) == len(labels)
+    for label in labels.values():
+        assert AUTHOR_YEAR.fullmatch(label), f"list label {label!r} is not author-year"
+    assert {"Nakkiran et al., 2021a", "Nakkiran et al., 2021b"} <= set(labels.values())
+    n_links = 0
+    for path in sorted(book.html.glob("chapters/*.html")):
+        text = path.read_text()
+        for span in re.finditer(r'<span class="bibtex-citation"[^>]*>(.*?)</span>(?=[^<]*(<|$))',
+                                text, re.S):
+            for link in re.finditer(r'<a class="reference internal" href="(?:references\.html)?#'
+                                    r'([^"]+)"[^>]*>(.*?)</a>', span[1], re.S):
+                n_links += 1
+                label, shown = labels[link[1]], _text(link[2])
+                year = label.rsplit(", ", 1)[1]
+                assert shown in (label, year), f"{path.name}: citation shows {shown!r}, list has {label!r}"
+    assert n_links > 20

@@ -5,16 +5,16 @@ This subpackage is the single home of the book's risk formulas
 Write ``s_i`` for the eigenvalues of ``Sigma_x``, ``b_i = ||B*^T v_i||^2`` for
 the weights of ``B*`` on its eigenvectors and ``n`` for the sample size.
 
-* Theorem 1 (:prf:ref:`thm-under`), ``p < n``: the bias is zero and the
+* :prf:ref:`Theorem 1 <thm-under>`, ``p < n``: the bias is zero and the
   variance is ``tr Sigma_r * p / (n - p - 1)`` (exact mean, ``p < n - 1``) or
   ``tr Sigma_r * gamma / (1 - gamma)`` (limit ``p / n -> gamma < 1``).
-* Definition 1 (:prf:ref:`def-kappa`), ``p > n``: ``kappa > 0`` solves
+* :prf:ref:`Definition 1 <def-kappa>`, ``p > n``: ``kappa > 0`` solves
   ``sum_i s_i / (s_i + kappa) = n``.
-* Definition 2 (:prf:ref:`def-predicted-risk`):
+* :prf:ref:`Definition 2 <def-predicted-risk>`:
   ``bias = kappa^2 sum_i s_i b_i / (s_i + kappa)^2 / (1 - D2)``,
   ``variance = tr Sigma_r * D2 / (1 - D2)``,
   ``D2 = (1/n) sum_i s_i^2 / (s_i + kappa)^2``.
-* Definition 3 (:prf:ref:`def-hmm-risk`): Definition 2 for the orthogonal
+* :prf:ref:`Definition 3 <def-hmm-risk>`: Definition 2 for the orthogonal
   embedding in closed form in ``(n, p, d, sigma^2, snr)``, and per output
   coordinate in the proportional coordinates ``gamma = p/n``, ``psi = d/p``.
 * Ridge heads (:prf:ref:`def-ridge-risk`, :ref:`ch-ridge`), any ``p`` and

@@ -12,7 +12,7 @@ cost never grows with ``p``.
 
       sum_j m_j s_j/(s_j + kappa) + n_unit/(1 + kappa) + n lam/kappa = n,
 
-  Definition 1 (:prf:ref:`def-kappa`) at ``lam = 0`` (needs rank ``> n``),
+  :prf:ref:`Definition 1 <def-kappa>` at ``lam = 0`` (needs rank ``> n``),
   the ridge equation (:prf:ref:`def-ridge-risk`) for ``lam > 0``.
 * :func:`bias_variance`: on that root, with ``t_j = s_j/(s_j + kappa)`` and
   ``u_j = kappa/(s_j + kappa) = 1 - t_j`` (``t0``, ``u0`` for the unit block),

@@ -22,7 +22,7 @@ class Prediction:
     Attributes
     ----------
     bias, variance : float
-        The two parts of Lemma 1 (:prf:ref:`lem-bias-variance`) as predicted
+        The two parts of :prf:ref:`Lemma 1 <lem-bias-variance>` as predicted
         by the theory; ``variance`` is ``inf`` at the interpolation threshold.
     irreducible : float
         ``tr Sigma_r``, the next-token error no head can remove.

@@ -33,7 +33,7 @@ def _scalar_or_array(x, was_scalar):
 @validate(n=Real(gt=1.0, array=True), p=Real(ge=1.0, array=True),
           irreducible=Real(ge=0.0, array=True))
 def theorem1(n, p, *, irreducible, exact: bool = True):
-    """Theorem 1 (:prf:ref:`thm-under`): the under-parameterised variance.
+    """:prf:ref:`Theorem 1 <thm-under>`: the under-parameterised variance.
 
     For ``p < n`` the bias is zero and the mean variance is
 
@@ -107,7 +107,7 @@ def _over_spectrum(eigvals, n, n_unit, signal=None, irreducible=None):
 
 
 def solve_kappa(eigvals, n, n_unit=0):
-    """Definition 1 (:prf:ref:`def-kappa`): the root ``kappa > 0`` of
+    """:prf:ref:`Definition 1 <def-kappa>`: the root ``kappa > 0`` of
 
         sum_i s_i / (s_i + kappa) + n_unit / (1 + kappa) = n.
 
@@ -141,9 +141,9 @@ def solve_kappa(eigvals, n, n_unit=0):
 
 
 def definition2(eigvals, signal, n, irreducible, n_unit=0):
-    """Definition 2 (:prf:ref:`def-predicted-risk`): predicted bias and variance, ``p > n``.
+    """:prf:ref:`Definition 2 <def-predicted-risk>`: predicted bias and variance, ``p > n``.
 
-    With ``kappa`` from Definition 1 (:prf:ref:`def-kappa`) and
+    With ``kappa`` from :prf:ref:`Definition 1 <def-kappa>` and
     ``D2 = (1/n) sum_i s_i^2 / (s_i + kappa)^2``,
 
         bias     = kappa^2 sum_i s_i b_i / (s_i + kappa)^2 / (1 - D2),
@@ -200,14 +200,14 @@ def predicted_risk(pop: Population, n: int) -> Prediction:
       variance ``tr Sigma_r p / (n - p - 1)``;
     * ``n - 1 <= p <= n``: the mean risk is infinite (``formula="threshold"``,
       bias 0, variance ``inf``);
-    * ``p > n``: Definition 2 (:prf:ref:`def-predicted-risk`) on the spectrum
+    * ``p > n``: :prf:ref:`Definition 2 <def-predicted-risk>` on the spectrum
       of ``Sigma_x``; the eigenvalue 1 of multiplicity ``pop.n_unit`` is
       handled analytically, so the cost is ``O(d)`` after the ``O(p d^2)``
       population.
 
     For ``p = n + 1`` Definition 2 is finite while the Gaussian mean risk is
     not: Definition 2 is a deterministic equivalent of the conditional risk
-    ``R_X`` (Theorem 2, :prf:ref:`thm-over`), not of its mean.  This is
+    ``R_X`` (:prf:ref:`Theorem 2 <thm-over>`), not of its mean.  This is
     ``predicted_curve([pop], n)[0]``.
 
     Examples
@@ -273,7 +273,7 @@ def predicted_curve(pops, n) -> Predictions:
 
 @validate(p=Real(ge=1.0, array=True), d=Integer(), noise=NOISE, snr=SNR)
 def orthogonal_spectrum(p, d, noise, snr=1.0):
-    """Population of the orthogonal embedding (Lemma 2, :prf:ref:`lem-well-specified`).
+    """Population of the orthogonal embedding (:prf:ref:`Lemma 2 <lem-well-specified>`).
 
     With ``r = min(p, d)``, ``Sigma_x`` has the eigenvalue
     ``s1 = 1 + snr max(p, d) / d`` with multiplicity ``r`` and 1 with
@@ -313,11 +313,11 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
 
 @validate(n=Integer(min=2), p=Real(ge=1.0, array=True), d=Integer(), snr=SNR)
 def kappa_orthogonal(n, p, d, snr=1.0):
-    """Definition 1 (:prf:ref:`def-kappa`) for the orthogonal embedding, in closed form.
+    """:prf:ref:`Definition 1 <def-kappa>` for the orthogonal embedding, in closed form.
 
     ``kappa`` solves ``r s1/(s1 + kappa) + (p - r)/(1 + kappa) = n``
     (``r = min(p, d)``, ``s1 = 1 + snr max(p, d)/d``), a quadratic with one
-    positive root for ``p > n`` (Definition 3, :prf:ref:`def-hmm-risk`).
+    positive root for ``p > n`` (:prf:ref:`Definition 3 <def-hmm-risk>`).
     """
     scalar = np.ndim(p) == 0
     if np.any(p <= n):
@@ -335,14 +335,14 @@ def _two_point_definition2(n, p, r, s1, b1, tr):
 @validate(under=Options(("exact", "asymptotic")), d=Integer(), p=Real(ge=1.0, array=True),
           n=Real(gt=1.0, array=True), noise=NOISE, snr=SNR)
 def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
-    """Definition 3 (:prf:ref:`def-hmm-risk`): the HMM risk curve, orthogonal embedding.
+    """:prf:ref:`Definition 3 <def-hmm-risk>`: the HMM risk curve, orthogonal embedding.
 
     Closed form in ``(n, p, d, sigma^2, snr)``, vectorised over ``p``:
 
     * ``p > n``: Definition 2 on the two-point spectrum of
       :func:`orthogonal_spectrum`, with ``kappa`` the positive root of the
       quadratic of :func:`kappa_orthogonal`;
-    * ``p <= n``: Theorem 1 (:prf:ref:`thm-under`, :func:`theorem1`),
+    * ``p <= n``: :prf:ref:`Theorem 1 <thm-under>` (:func:`theorem1`),
       ``under="exact"`` (``p / (n - p - 1)``, ``inf`` for
       ``n - 1 <= p <= n``) or ``"asymptotic"`` (``gamma / (1 - gamma)``,
       ``inf`` at ``p = n``).
@@ -391,7 +391,7 @@ def definition3(n, p, d, noise, snr=1.0, under: str = "exact"):
 
 @validate(gamma=Real(gt=0.0, array=True), psi=Real(gt=0.0, array=True), noise=NOISE, snr=SNR)
 def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
-    """Definition 3 (:prf:ref:`def-hmm-risk`) per output coordinate, in ``(gamma, psi)``.
+    """:prf:ref:`Definition 3 <def-hmm-risk>` per output coordinate, in ``(gamma, psi)``.
 
     With ``gamma = p/n`` and ``psi = d/p``, everything Definition 3 returns is
     ``d`` times a function of ``(gamma, psi, sigma^2, snr)`` alone.  Writing
@@ -452,7 +452,7 @@ def definition3_proportional(gamma, psi, noise, snr=1.0) -> Predictions:
 
 @validate(n=Integer(min=2), d=Integer(), noise=NOISE, snr=SNR)
 def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
-    """Limit of Definition 3 as ``p -> infinity`` at fixed ``n, d`` (Theorem 3, :prf:ref:`thm-double-descent`).
+    """Limit of Definition 3 as ``p -> infinity`` at fixed ``n, d`` (:prf:ref:`Theorem 3 <thm-double-descent>`).
 
     ``s1/(s1 + kappa) -> tau`` (:func:`large_p_tau`); then, with
     ``q = d tau^2 / n`` (the limit of ``D2``),
@@ -469,7 +469,7 @@ def large_p_limit(n, d, noise, snr=1.0) -> Prediction:
 
 @validate(n=Integer(min=2), d=Integer(), snr=Real(gt=0.0, array=True))
 def large_p_tau(n, d, snr):
-    """``tau = lim s1/(s1 + kappa)`` as ``p -> infinity`` (Theorem 3, :prf:ref:`thm-double-descent`).
+    """``tau = lim s1/(s1 + kappa)`` as ``p -> infinity`` (:prf:ref:`Theorem 3 <thm-double-descent>`).
 
     The root in ``(0, 1)`` of ``d snr tau^2 - (d snr + d + n snr) tau + n snr = 0``,
     in the form without cancellation; ``snr`` may be an array.

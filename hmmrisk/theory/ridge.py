@@ -101,7 +101,7 @@ def ridge_risk(eigvals, signal, n, irreducible, ridge, n_unit=0):
     (Hastie, Montanari, Rosset & Tibshirani 2022; Bach 2024).  Valid for every
     ``p`` and ``lam > 0``; ``lam -> 0`` gives Definition 2
     (:prf:ref:`def-predicted-risk`) for ``p > n`` and the limit form of
-    Theorem 1 (:prf:ref:`thm-under`) for ``p < n``; ``lam -> inf`` gives bias
+    :prf:ref:`Theorem 1 <thm-under>` for ``p < n``; ``lam -> inf`` gives bias
     ``sum_i s_i b_i = ||B*||^2_{Sigma_x}`` and variance 0
     (:prf:ref:`prop-ridge-limits`).
 
