@@ -8,8 +8,8 @@ Two exact mean risks of the least-squares head are known in closed form
   proportional limit ``tr Sigma_r * gamma / (1 - gamma)``;
 * ``p > n + 1``, isotropic ``Sigma_x = c I_p`` (:prf:ref:`prop-isotropic`):
   ``E B_X = S (1 - n/p)`` and ``E V_X = tr Sigma_r * n / (p - n - 1)``, with
-  ``S = c ||B*||_F^2 = tr(B*^T Sigma_x B*)``, against Definition 2
-  (:prf:ref:`def-predicted-risk`), which gives ``S (1 - n/p)`` and
+  ``S = c ||B*||_F^2 = tr(B*^T Sigma_x B*)``, against
+  :prf:ref:`Definition 2 <def-predicted-risk>`, which gives ``S (1 - n/p)`` and
   ``tr Sigma_r * n / (p - n)``.
 
 Their relative gap ``exact / asymptotic - 1`` (:prf:ref:`prop-finite-n-gap`)
@@ -18,8 +18,8 @@ asymptotic risk (``nu = 1`` below the threshold).  At fixed ``gamma = p / n``
 it is ``C / n + O(1 / n^2)`` with ``C = nu / |1 - gamma|``.
 
 For the anisotropic spectrum of the HMM with ``p > n`` no exact mean is
-known; :func:`measured_gap` measures the gap between Definition 3
-(:prf:ref:`def-hmm-risk`) and the Monte Carlo mean of
+known; :func:`measured_gap` measures the gap between
+:prf:ref:`Definition 3 <def-hmm-risk>` and the Monte Carlo mean of
 :func:`~hmmrisk.risk.simulate_risk` at fixed ``(gamma, psi = d / p)`` as ``n``
 grows.
 """

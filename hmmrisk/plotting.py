@@ -9,8 +9,8 @@ panel shows the excess risk, the right panel the total next-token risk
 (excess + ``tr Sigma_r``).  :func:`figure1` and :func:`figure2` are the two
 figures of the paper.
 
-For the orthogonal embedding the lines are Definition 3
-(:prf:ref:`def-hmm-risk`, i.e. Definition 2 in closed form) for ``p > n`` and
+For the orthogonal embedding the lines are
+:prf:ref:`Definition 3 <def-hmm-risk>` (i.e. Definition 2 in closed form) for ``p > n`` and
 :prf:ref:`Theorem 1 <thm-under>` for ``p < n`` -- the exact finite-``n``
 mean ``tr Sigma_r p / (n - p - 1)`` by default, the asymptotic
 ``gamma / (1 - gamma)`` with ``under="asymptotic"`` -- on a grid four times

@@ -1,14 +1,14 @@
 """Population quantities of :prf:ref:`Lemma 2 <lem-well-specified>`.
 
 ``(x, y)`` is jointly Gaussian, so ``y = B*^T x + r`` with ``r`` independent
-of ``x``:
+of ``x``::
 
     Sigma_x = W W^T + I_p
     B*      = Sigma_x^{-1} W A^T = W (I_d + W^T W)^{-1} A^T
     Sigma_r = A (I_d + W^T W)^{-1} A^T + sigma^2 I_d.
 
 Everything is computed from the thin SVD ``W = sum_i omega_i v_i h_i^T``
-(``r = min(p, d)`` singular values ``omega_i``) in ``O(p d^2)`` work and
+(``d_p = min(p, d)`` singular values ``omega_i``) in ``O(p d^2)`` work and
 ``O(p d)`` memory: ``Sigma_x`` has eigenvalues ``s_i = 1 + omega_i^2`` on the
 ``v_i`` and ``1`` (multiplicity ``p - r``) on their complement, and ``B*``
 lives in the span of the ``v_i`` (notation of :ref:`ch-model`).  No

@@ -161,7 +161,7 @@ def _blocks(model):
 
 @validate(k=Integer(min=0))
 def lagged_covariances(model: HeadTuningModel, k: int) -> LaggedCovariances:
-    """Proposition :prf:ref:`prop-trajectory-covariances`: covariances at lag ``k``.
+    """:prf:ref:`prop-trajectory-covariances`: covariances at lag ``k``.
 
     With ``M = (I + W^T W)^{-1}`` and ``Sigma_r`` of Lemma 2, for ``k >= 1``:
 
@@ -192,10 +192,12 @@ def lagged_covariances(model: HeadTuningModel, k: int) -> LaggedCovariances:
 
 @validate(n=Integer(min=2))
 def variance_inflation(model: HeadTuningModel, n: int) -> float:
-    """Proposition :prf:ref:`prop-trajectory-inflation`: exact inflation ``f`` of the oracle variance.
+    """:prf:ref:`prop-trajectory-inflation`: exact inflation ``f`` of the oracle variance.
 
     For ``n`` consecutive pairs, with ``theta_1(k) = tr(G A^k) tr(A M A^{k-1} Sigma_r)``
     and ``theta_2(k) = tr(G (A^T)^k M A^T Sigma_r (A^T)^{k-1})`` (``G = I - M``),
+
+    ::
 
         n^2 E || Sigma_x^{-1/2} X^T R / n ||_F^2
             = n [p tr Sigma_r + 2 sum_{k=1}^{n-1} (1 - k/n) (theta_1(k) + theta_2(k))],
@@ -262,8 +264,8 @@ def predicted_risk_neff(n_eff, p, d: int, noise: float, snr: float = 1.0):
     Orthogonal encoder; vectorised over ``p`` (``n_eff`` a scalar or shaped
     like ``p``).  ``p < n_eff - 1``: ``tr Sigma_r p / (n_eff - p - 1)``
     (:prf:ref:`thm-under`); ``n_eff - 1 <= p <= n_eff``: ``inf``;
-    ``p > n_eff``: Definition 2 in the closed form of Definition 3
-    (:prf:ref:`def-hmm-risk`) with ``n`` replaced by ``n_eff``.  For an
+    ``p > n_eff``: Definition 2 in the closed form of
+    :prf:ref:`Definition 3 <def-hmm-risk>` with ``n`` replaced by ``n_eff``.  For an
     integer ``n_eff`` this is :func:`hmmrisk.theory.definition3`.
 
     Returns

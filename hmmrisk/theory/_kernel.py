@@ -23,8 +23,8 @@ cost never grows with ``p``.
       variance = tr Sigma_r D2 / (1 - D2).
 
   ``1 - D2`` is a sum of positive terms (no cancellation near the
-  threshold).  At ``lam = 0`` this is Definition 2
-  (:prf:ref:`def-predicted-risk`).
+  threshold).  At ``lam = 0`` this is
+  :prf:ref:`Definition 2 <def-predicted-risk>`.
 
 * :func:`kappa_two_point`: the fast path for a two-point spectrum at
   ``lam = 0`` (the orthogonal embedding of Definition 3), a quadratic solved
@@ -220,8 +220,8 @@ def two_point(n, p, r, s1, b1, tr) -> Spectrum:
 def bias_variance(sp: Spectrum, kappa, lam=0.0):
     """Bias and variance of Definition 2 / the ridge equivalent on the root ``kappa``.
 
-    See the module docstring; ``lam = 0`` gives Definition 2
-    (:prf:ref:`def-predicted-risk`), ``lam > 0`` the ridge deterministic
+    See the module docstring; ``lam = 0`` gives
+    :prf:ref:`Definition 2 <def-predicted-risk>`, ``lam > 0`` the ridge deterministic
     equivalent (:prf:ref:`def-ridge-risk`).
     """
     s, m, b, nu, nn, tr = sp

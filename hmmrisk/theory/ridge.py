@@ -99,8 +99,8 @@ def ridge_risk(eigvals, signal, n, irreducible, ridge, n_unit=0):
 
     computed with ``1 - D2 = lam/kappa + (kappa/n) sum_i s_i/(s_i + kappa)^2``
     (Hastie, Montanari, Rosset & Tibshirani 2022; Bach 2024).  Valid for every
-    ``p`` and ``lam > 0``; ``lam -> 0`` gives Definition 2
-    (:prf:ref:`def-predicted-risk`) for ``p > n`` and the limit form of
+    ``p`` and ``lam > 0``; ``lam -> 0`` gives
+    :prf:ref:`Definition 2 <def-predicted-risk>` for ``p > n`` and the limit form of
     :prf:ref:`Theorem 1 <thm-under>` for ``p < n``; ``lam -> inf`` gives bias
     ``sum_i s_i b_i = ||B*||^2_{Sigma_x}`` and variance 0
     (:prf:ref:`prop-ridge-limits`).
@@ -195,8 +195,8 @@ def optimal_ridge(n, p, d, noise, snr=1.0, bounds=(1e-8, 1e8), grid: int = 97):
     If for some ``p > n`` the smallest risk on the grid is at its lower end,
     the risk still increases at ``lam = bounds[0]``: among penalties
     ``lam >= 0`` the minimum-norm head is best (the unconstrained optimum would
-    be ``lam <= 0``).  That point gets ``lam* = 0`` and Definition 2
-    (:prf:ref:`def-predicted-risk`, the ``lam -> 0`` limit,
+    be ``lam <= 0``).  That point gets ``lam* = 0`` and
+    :prf:ref:`Definition 2 <def-predicted-risk>` (the ``lam -> 0`` limit,
     :prf:ref:`prop-ridge-limits`), with ``formula = "definition2"``.
 
     Parameters
