@@ -147,7 +147,7 @@ book-tests: _build/.book-ok second-execution
 
 # Every page of the build in headless Chromium (screenshots: _build/screenshots).
 browser-check: _build/.book-ok $(CHROMIUM)
-	HMMRISK_CHROMIUM=$(CHROMIUM) $(PYTEST) tests/test_browser.py tests/test_explorer.py -q
+	HMMRISK_CHROMIUM=$(CHROMIUM) $(PYTEST) tests/test_browser.py tests/test_explorer.py tests/test_search.py -q
 
 # `make test` runs its steps JOBS at a time, each step's output printed in one
 # piece when it ends (--output-sync).

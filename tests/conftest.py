@@ -54,7 +54,7 @@ MARKERS = {
     "slow": "a unit test that takes more than a few seconds (conftest.SLOW)",
     "unit": "unit and property tests: no notebook, no build, no browser (make unit-tests)",
 }
-BROWSER_FILES = {"test_browser.py", "test_explorer.py"}
+BROWSER_FILES = {"test_browser.py", "test_explorer.py", "test_search.py"}
 
 
 def pytest_configure(config):

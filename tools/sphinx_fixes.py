@@ -24,6 +24,11 @@ the site's own rules that no extension provides.
   execution cache (the outputs the page shows).  A chapter with no executed
   copy in the cache is a warning (a failure under ``-W``), not a silent
   download without outputs.
+* **Search snippets as text.**  The search page's snippets are cut from the
+  pages' HTML, where formulas are still TeX (MathJax typesets them in the
+  browser); ``_static/search_text.js`` turns each into plain text first, by
+  the rules of ``tex_to_text`` below, which every page hands it as
+  ``window.HMMRISK_TEX``.
 * **Edit this page.**  Besides the "Suggest edit" entry of the repository
   menu in the header, every page built from a source file ends with an "Edit
   on GitHub" link (pydata-sphinx-theme's ``edit-this-page`` component as the
@@ -33,6 +38,7 @@ the site's own rules that no extension provides.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -86,11 +92,14 @@ _TEX_COMMAND = re.compile(r"\\([A-Za-z]+)(\s*)")
 _TEX_SPACING = re.compile(r"\\[,;:! ]|~")
 
 
+_TEX_FRAC = re.compile(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+
+
 def tex_to_text(tex: str) -> str:
     """A formula of a caption as plain text: ``\\sigma^2 = 0.5`` -> ``σ^2 = 0.5``."""
     text = _TEX_SPACING.sub(" ", tex)
     text = _TEX_WRAPPERS.sub("", text)
-    text = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", text)
+    text = _TEX_FRAC.sub(r"(\1)/(\2)", text)
     text = _TEX_COMMAND.sub(lambda m: TEX_WORDS.get(m.group(1), m.group(1)) + (" " if m.group(2) else ""),
                             text)
     text = text.replace("{", "").replace("}", "").replace("\\", "")
@@ -184,7 +193,16 @@ def edit_link_in_article_footer(app):
             mapping["article_footer_items"] = ["edit-this-page"]
 
 
+def search_text_rules(app):
+    """``window.HMMRISK_TEX``: the rules of :func:`tex_to_text` for ``_static/search_text.js``."""
+    rules = {"words": TEX_WORDS, "spacing": _TEX_SPACING.pattern, "wrappers": _TEX_WRAPPERS.pattern,
+             "command": _TEX_COMMAND.pattern, "frac": _TEX_FRAC.pattern}
+    app.add_js_file(None, body="window.HMMRISK_TEX = " + json.dumps(rules, ensure_ascii=False) + ";")
+    app.add_js_file("search_text.js")
+
+
 def setup(app):
+    app.connect("builder-inited", search_text_rules)
     app.connect("builder-inited", edit_link_in_article_footer)
     app.connect("html-page-context", dedupe_inline_scripts)
     app.connect("doctree-resolved", figure_alt_from_caption)
