@@ -234,11 +234,11 @@ def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
         a0.set_xscale("log", base=2)
         a0.set_xticks(w)
         # label the powers of 2 and the widest: neighbours such as 24 and 32 collide at this size
-        a0.set_xticklabels([str(v) if v & (v - 1) == 0 or v == w[-1] else "" for v in w], fontsize=8)
+        a0.set_xticklabels([str(v) if v & (v - 1) == 0 or v == w[-1] else "" for v in w], fontsize=9)
         a0.minorticks_off()
         a0.set_xlabel("model size $p$")
         a0.set_ylabel("LM test cross-entropy (nats)")
-        a0.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=8)   # off the data
+        a0.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9)   # off the data
         curves = result.pretrain_loss[seed_index]
         cmap = plt.get_cmap("viridis")
         kernel = np.ones(10) / 10
@@ -248,7 +248,7 @@ def plot_pretraining(result: TransformerResult, *, seed_index: int = 0):
         a1.axhline(summ.bayes_lm, color="k", linestyle="--")
         a1.set_xlabel("pre-training step")
         a1.set_ylabel("training loss (10-step mean)")
-        a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=8)
+        a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=9)
         fig.tight_layout()
     return fig
 
