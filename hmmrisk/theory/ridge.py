@@ -138,11 +138,11 @@ def ridge_orthogonal(n, p, d, noise, snr=1.0, *, ridge):
     """Ridge risk (deterministic equivalent) for the orthogonal embedding (:prf:ref:`def-ridge-risk`).
 
     The two-point spectrum of :func:`~hmmrisk.theory.orthogonal_spectrum`
-    (``s1`` with multiplicity ``r = min(p, d)`` and weight ``b1``, ``1`` with
-    multiplicity ``p - r`` and no weight) makes every sum two terms: the
+    (``s1`` with multiplicity ``d_p = min(p, d)`` and weight ``b1``, ``1`` with
+    multiplicity ``p - d_p`` and no weight) makes every sum two terms: the
     ``kappa``-equation is the cubic
 
-        kappa^3 + [1 + s1 - lam - (r s1 + p - r)/n] kappa^2
+        kappa^3 + [1 + s1 - lam - (d_p s1 + p - d_p)/n] kappa^2
                 + [s1 - lam (1 + s1) - s1 p/n] kappa - lam s1 = 0
 
     with exactly one positive root, found by the safeguarded Newton iteration
