@@ -275,14 +275,14 @@ def predicted_curve(pops, n) -> Predictions:
 def orthogonal_spectrum(p, d, noise, snr=1.0):
     """Population of the orthogonal embedding (:prf:ref:`Lemma 2 <lem-well-specified>`).
 
-    With ``r = min(p, d)``, ``Sigma_x`` has the eigenvalue
-    ``s1 = 1 + snr max(p, d) / d`` with multiplicity ``r`` and 1 with
-    multiplicity ``p - r``; ``B*`` has weight
+    With ``d_p = min(p, d)``, ``Sigma_x`` has the eigenvalue
+    ``s1 = 1 + snr max(p, d) / d`` with multiplicity ``d_p`` and 1 with
+    multiplicity ``p - d_p``; ``B*`` has weight
     ``b1 = (s1 - 1)(1 - sigma^2) / s1^2`` on each top eigenvector and none on
-    the unit block, and ``tr Sigma_r = (1 - sigma^2)(d - r + r / s1) + d sigma^2``.
+    the unit block, and ``tr Sigma_r = (1 - sigma^2)(d - d_p + d_p / s1) + d sigma^2``.
 
     The domain is that of :func:`hmmrisk.hmm.make_model`: ``snr max(p, d)/d <= 1e300``
-    (``hmmrisk._resources.MAX_SIGNAL``) and a finite ``tr Sigma_x = p + r (s1 - 1)``;
+    (``hmmrisk._resources.MAX_SIGNAL``) and a finite ``tr Sigma_x = p + d_p (s1 - 1)``;
     beyond it ``ValueError`` names ``snr`` (and ``p``).  Every function built on
     this spectrum (:func:`definition3`, :func:`kappa_orthogonal`,
     :func:`~hmmrisk.theory.ridge_orthogonal`, :func:`~hmmrisk.theory.optimal_ridge`)
@@ -290,7 +290,7 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
 
     Returns
     -------
-    (s1, r, b1, irreducible) : arrays shaped like ``p``
+    (s1, d_p, b1, irreducible) : arrays shaped like ``p``
     """
     r = np.minimum(p, d)
     with np.errstate(over="ignore"):                   # refused just below
@@ -315,8 +315,8 @@ def orthogonal_spectrum(p, d, noise, snr=1.0):
 def kappa_orthogonal(n, p, d, snr=1.0):
     """:prf:ref:`Definition 1 <def-kappa>` for the orthogonal embedding, in closed form.
 
-    ``kappa`` solves ``r s1/(s1 + kappa) + (p - r)/(1 + kappa) = n``
-    (``r = min(p, d)``, ``s1 = 1 + snr max(p, d)/d``), a quadratic with one
+    ``kappa`` solves ``d_p s1/(s1 + kappa) + (p - d_p)/(1 + kappa) = n``
+    (``d_p = min(p, d)``, ``s1 = 1 + snr max(p, d)/d``), a quadratic with one
     positive root for ``p > n`` (:prf:ref:`Definition 3 <def-hmm-risk>`).
     """
     scalar = np.ndim(p) == 0
