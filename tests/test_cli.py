@@ -85,7 +85,9 @@ def test_theory_over_is_close_to_simulation():
     theory = json.loads(run(*BASE, "--p", "120", "--json").stdout)
     sim = json.loads(run(*BASE, "--p", "120", "--simulate", "--reps", "2000", "--json").stdout)
     assert theory["formula"] == "definition2" and theory["bias"] > 0
-    assert theory["irreducible"] == sim["irreducible"]
+    # tr Sigma_r by two routes: the closed form of Definition 3 and the drawn model's matrices
+    # (whose last bits depend on the CPU's BLAS kernels: they differed by one ulp on one machine)
+    assert theory["irreducible"] == pytest.approx(sim["irreducible"], rel=1e-12)
     assert abs(theory["risk"] - sim["risk"]) < 0.05 * sim["risk"]
 
 
