@@ -13,8 +13,10 @@ Three phases, each with its own handlers:
   removed) before ``main`` prints its one line and returns 130 / 143;
 * **workers** (:func:`worker_started`, the pool's initializer): SIGINT is
   ignored (the parent ends the workers; a terminal sends Ctrl-C to the whole
-  process group) and SIGTERM ends the process at once.  The parent forks them
-  inside :func:`held`, so no worker can see a signal before its handlers are set.
+  process group) and SIGTERM ends the process at once.  The parent starts them
+  inside :func:`held` (the sweep's forked workers and Figure 3's spawned ones:
+  a blocked signal stays blocked across fork and exec), so no worker can see
+  a signal before its handlers are set.
 
 A signal the process inherited as ignored (``nohup``, a background job of a
 non-interactive shell) stays ignored in every phase, as POSIX programs do.

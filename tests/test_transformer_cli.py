@@ -117,3 +117,40 @@ def test_a_killed_resource_tracker_leaves_the_run_quiet_and_whole(tmp_path):
     assert proc.returncode == 0, err
     assert [line for line in err.splitlines() if not line.startswith("figure 3: about")] == [], err
     assert out.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_workers_start_with_the_signals_held_and_ctrl_c_then_gives_one_line(tmp_path):
+    """A spawned worker is interruptible from its start until its initializer sets SIGINT
+    ignored; a Ctrl-C to the group in that window (it imports torch for seconds) printed the
+    worker's KeyboardInterrupt traceback. The workers are now started with SIGINT and SIGTERM
+    blocked (a blocked signal stays blocked across fork and exec): read from the kernel's
+    SigBlk of a worker still starting. Then Ctrl-C to the group: one line, 130."""
+    def restore_sigint():                  # a background job inherits SIGINT ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    def starting(pid):
+        """SigBlk of a spawned worker with 0.1 s of CPU (importing; before its initializer)."""
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            if b"spawn_main" in open(f"/proc/{pid}/cmdline", "rb").read():
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+                if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") >= 0.1:
+                    status = open(f"/proc/{pid}/status").read()
+                    return int(re.search(r"^SigBlk:\s*([0-9a-f]+)", status, re.M).group(1), 16)
+        return None
+
+    proc = _start("--out", str(tmp_path / "f.png"), "--widths", "8,16", "--seeds", "0,1",
+                  "--steps", "300", "--workers", "2", start_new_session=True,
+                  preexec_fn=restore_sigint)
+    blocked, deadline = None, time.time() + 300
+    while blocked is None and time.time() < deadline:
+        blocked = next((b for b in map(starting, _children(proc.pid)) if b is not None), None)
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert blocked is not None, err
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        assert blocked >> (sig - 1) & 1, f"a starting worker does not hold {sig.name}: {blocked:#x}"
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if not line.startswith("figure 3: about")]
+    assert lines == ["hmmrisk figure: interrupted"], err

@@ -40,7 +40,6 @@ import atexit
 import concurrent.futures
 import multiprocessing
 import os
-import signal
 import time
 import warnings
 from multiprocessing import resource_tracker
@@ -48,6 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import _signals
 from .. import _validate as _v
 from ..empirical import population_from_data
 from . import features as ft
@@ -353,11 +353,6 @@ def _job(args):
         return _run_width(protocol, seed, width)
 
 
-def _ignore_sigint() -> None:
-    """Worker processes leave Ctrl-C to the parent, which ends them (no traceback per worker)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 _POOL: dict = {}
 
 
@@ -446,9 +441,14 @@ def _map(fn, jobs, n_workers: int, *, keep: bool, executor=None) -> list:
         ctx = multiprocessing.get_context("spawn")
         _tracker()
         ex = _POOL[n_workers] = concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(n_workers, len(jobs)), mp_context=ctx, initializer=_ignore_sigint)
+            max_workers=min(n_workers, len(jobs)), mp_context=ctx, initializer=_signals.worker_started)
     try:
-        done = list(ex.map(fn, jobs))
+        # the pool spawns its workers while jobs are submitted: with SIGINT and SIGTERM held
+        # there, a worker cannot be interrupted (a traceback) before its initializer ignores
+        # Ctrl-C; a signal meant for this process waits until the block ends
+        with _signals.held():
+            pending = ex.map(fn, jobs)
+        done = list(pending)
     except BaseException:
         _POOL.pop(n_workers, None)
         _tracker()
