@@ -364,10 +364,10 @@ def _tracker() -> None:
     helper is killed, multiprocessing starts a new one at the next
     semaphore's clean-up, warns, and the new one prints a KeyError
     traceback for every semaphore it never saw (the run itself is not
-    affected). Calling this before a pool starts and again before it is
-    shut down restarts a lost tracker here, quietly: its stderr is
-    /dev/null (it has nothing for the user), and the relaunch warning is
-    swallowed.
+    affected). Calling this before a pool starts and in :func:`_close` and
+    :func:`_stop`, before a pool is shut down, restarts a lost tracker here,
+    quietly: its stderr is /dev/null (it has nothing for the user), and the
+    relaunch warning is swallowed.
     """
     null = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(2)
@@ -382,8 +382,15 @@ def _tracker() -> None:
         os.close(null)
 
 
+def _close(ex) -> None:
+    """Shut a pool down once its workers are done (they exit by themselves)."""
+    _tracker()
+    ex.shutdown(wait=True, cancel_futures=True)
+
+
 def _stop(ex) -> None:
     """Cancel what is pending and end the worker processes now (after an interrupt or error)."""
+    _tracker()
     procs = list((getattr(ex, "_processes", None) or {}).values())
     ex.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
@@ -397,10 +404,8 @@ def _stop(ex) -> None:
 def _close_pools() -> None:
     """Close a pool left open by ``keep`` before the interpreter tears its modules down
     (else the executor's own clean-up runs too late and prints a traceback at exit)."""
-    if _POOL:
-        _tracker()
     for ex in _POOL.values():
-        ex.shutdown(wait=True, cancel_futures=True)
+        _close(ex)
     _POOL.clear()
 
 
@@ -436,7 +441,7 @@ def _map(fn, jobs, n_workers: int, *, keep: bool, executor=None) -> list:
     ex = _POOL.get(n_workers)
     if ex is None or getattr(ex, "_broken", False) or getattr(ex, "_shutdown_thread", False):
         for old in _POOL.values():
-            old.shutdown(wait=True)
+            _close(old)
         _POOL.clear()
         ctx = multiprocessing.get_context("spawn")
         _tracker()
@@ -451,13 +456,11 @@ def _map(fn, jobs, n_workers: int, *, keep: bool, executor=None) -> list:
         done = list(pending)
     except BaseException:
         _POOL.pop(n_workers, None)
-        _tracker()
         _stop(ex)
         raise
     if not keep:
         _POOL.pop(n_workers, None)
-        _tracker()
-        ex.shutdown(wait=True)
+        _close(ex)
     return done
 
 
