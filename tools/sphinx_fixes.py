@@ -90,8 +90,6 @@ _TEX_WRAPPERS = re.compile(r"\\(?:mathrm|mathbf|mathbb|mathcal|mathit|text|textr
                            r"Big|bigg|Bigg)\b\s*")
 _TEX_COMMAND = re.compile(r"\\([A-Za-z]+)(\s*)")
 _TEX_SPACING = re.compile(r"\\[,;:! ]|~")
-
-
 _TEX_FRAC = re.compile(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 
 
